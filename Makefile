@@ -1,0 +1,43 @@
+# sablebox — build, test, lint, regenerate, benchmark.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/sablebox/sablebox/pkg/version.Version=$(VERSION)
+BIN      := bin/sablebox
+PKGS     := ./...
+
+.PHONY: all build test unit lint lint-mod profiles check-profiles bench demo prepare clean
+
+all: build
+
+build: ## build bin/sablebox
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sablebox
+
+test: build ## all tests; integration tests skip without an engine unless SABLEBOX_REQUIRE names it
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+unit: ## tests that need no engine
+	$(GO) test -short -count=1 $(PKGS)
+
+lint: lint-mod ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l cmd pkg profiles sandbox-image); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+lint-mod: ## go.mod and go.sum are tidy
+	$(GO) mod tidy -diff
+
+profiles: ## regenerate profiles/ from the Go tables
+	$(GO) run ./cmd/sablebox profile show default > profiles/default.json
+
+bench: build ## sablebox run vs the plain docker run line, alternating; prints medians and ratio
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./cmd/sablebox/ -args -compare-runs=$${RUNS:-20}
+
+demo: build ## on a fresh machine: prepare the engine and image, then run a real tool
+	.ci/prepare
+	$(BIN) run --workspace examples/data examples/wordcount.py < /dev/null
+
+prepare: ## install and start what sablebox needs (root)
+	.ci/prepare
+
+clean:
+	rm -rf bin

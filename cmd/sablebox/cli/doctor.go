@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sablebox/sablebox/pkg/runner"
+)
+
+func newDoctorCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Tell which sandbox backends work here and what each protects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := runner.New(runner.Options{Image: a.cfg.Image, DockerHost: a.cfg.DockerHost, Logger: a.log})
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			report := r.Doctor(cmd.Context())
+			out := a.streams.Out
+			if a.cfg.JSON {
+				return json.NewEncoder(out).Encode(report)
+			}
+			for _, d := range report {
+				if !d.Usable {
+					fmt.Fprintf(out, "%-8s not usable: %s\n", d.Name, d.Reason)
+					continue
+				}
+				fmt.Fprintf(out, "%-8s usable\n", d.Name)
+				keys := make([]string, 0, len(d.Details))
+				for k := range d.Details {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					fmt.Fprintf(out, "  %-17s %s\n", k+":", d.Details[k])
+				}
+				for _, p := range d.Protections {
+					fmt.Fprintf(out, "  protects: %s\n", p)
+				}
+			}
+			return nil
+		},
+	}
+}

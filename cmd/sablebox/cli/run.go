@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sablebox/sablebox/pkg/audit"
+	"github.com/sablebox/sablebox/pkg/config"
+	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/runner"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+const imageDefault = image.DefaultTag
+
+func newRunCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [flags] TOOL.py [-- ARGS...] | run [flags] -- CMD [ARGS...]",
+		Short: "Run a tool in a fresh sandbox",
+		Long: `Run a Python tool file with the image's python3 -I, or a command in the image.
+
+Exit code: the tool's own when it finished; 124 on timeout; 137 when killed
+(out of memory or a signal); 125 when sablebox or the runtime failed; 126 when
+a policy refused the run. With --json, one result object is printed.`,
+		Example: `  sablebox run examples/wordcount.py -- --top 3 < examples/data/sample.txt
+  sablebox run --workspace examples/data --timeout 10s examples/wordcount.py
+  sablebox run --json -- python3 -c 'print(1)'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := runRequest(cmd, args)
+			if err != nil {
+				return err
+			}
+			return a.run(cmd, req)
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // everything after TOOL.py belongs to the tool
+	f := cmd.Flags()
+	d := sandbox.DefaultLimits()
+	f.Duration(config.KeyTimeout, d.Timeout, "wall-clock limit (30s, 2m)")
+	f.String(config.KeyMemory, units.BytesSize(float64(d.MemoryBytes)), "memory limit, no swap (256m, 1g)")
+	f.Float64(config.KeyCPUs, d.CPUs, "CPU share (0.5 = half a core)")
+	f.Int64(config.KeyPids, d.Pids, "most processes and threads at once")
+	f.String(config.KeyOutputCap, units.BytesSize(float64(d.OutputBytes)), "bytes kept of each of stdout and stderr")
+	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
+	f.String(config.KeyOutput, "", "host directory mounted writable at /output")
+	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
+	return cmd
+}
+
+// runRequest splits the arguments into a tool file or a command.
+func runRequest(cmd *cobra.Command, args []string) (runner.Request, error) {
+	var req runner.Request
+	if cmd.ArgsLenAtDash() == 0 {
+		req.Command, req.Args = args[:1], args[1:]
+		return req, nil
+	}
+	req.ToolPath, req.Args = args[0], args[1:]
+	if len(req.Args) > 0 && req.Args[0] == "--" {
+		req.Args = req.Args[1:]
+	}
+	return req, nil
+}
+
+func (a *app) run(cmd *cobra.Command, req runner.Request) error {
+	cfg := a.cfg
+	req.Env, req.Workspace, req.Output, req.Limits = cfg.Env, cfg.Workspace, cfg.Output, cfg.Limits
+	if f, ok := a.streams.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		req.Stdin = a.streams.In // piped or redirected: pass it on
+	}
+	opts := runner.Options{Runtime: cfg.Runtime, Image: cfg.Image, DockerHost: cfg.DockerHost, Logger: a.log}
+	if cfg.AuditFile != "" {
+		log, err := audit.Open(cfg.AuditFile)
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		opts.Audit = log
+	}
+	r, err := runner.New(opts)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	res, err := r.Run(cmd.Context(), req)
+	if cfg.JSON {
+		enc := json.NewEncoder(a.streams.Out)
+		if encErr := enc.Encode(res); encErr != nil && err == nil {
+			err = fmt.Errorf("write result: %w", encErr)
+		}
+	} else {
+		a.report(res)
+	}
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return exitError{res.ExitCode}
+	}
+	return nil
+}
+
+// report copies the tool's output to ours and adds one line for anything
+// the tool did not say itself: truncation, a timeout, an OOM kill.
+func (a *app) report(res *sandbox.Result) {
+	_, _ = a.streams.Out.Write(res.Stdout.Data)
+	_, _ = a.streams.Err.Write(res.Stderr.Data)
+	note := func(format string, args ...any) { fmt.Fprintf(a.streams.Err, "sablebox: "+format+"\n", args...) }
+	for _, s := range []struct {
+		name string
+		out  sandbox.Output
+	}{{"stdout", res.Stdout}, {"stderr", res.Stderr}} {
+		if s.out.Truncated {
+			note("%s truncated: kept %s of %s (raise --%s)", s.name,
+				units.BytesSize(float64(len(s.out.Data))), units.BytesSize(float64(s.out.Size)), config.KeyOutputCap)
+		}
+	}
+	switch res.Status {
+	case sandbox.StatusTimeout, sandbox.StatusOOM, sandbox.StatusKilled:
+		note("%s: %s", res.Status, res.Reason)
+	}
+}

@@ -1,0 +1,94 @@
+// Package audit appends one JSON record per run to an audit file, so that
+// every tool run can be traced afterwards: what ran (by digest), where,
+// under which limits and profile, and how it ended.
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Record is one run in the audit file.
+type Record struct {
+	Time          time.Time      `json:"time"`
+	RunID         string         `json:"run_id"`
+	Tool          string         `json:"tool,omitempty"`
+	ToolSHA256    string         `json:"tool_sha256,omitempty"`
+	Command       []string       `json:"command,omitempty"`
+	Backend       string         `json:"backend"`
+	Image         string         `json:"image,omitempty"`
+	Limits        sandbox.Limits `json:"limits"`
+	Seccomp       string         `json:"seccomp_profile"`
+	SeccompSHA256 string         `json:"seccomp_sha256"`
+	Status        sandbox.Status `json:"status"`
+	ExitCode      int            `json:"exit_code"`
+	DurationMS    float64        `json:"duration_ms"`
+	StdoutBytes   int64          `json:"stdout_bytes"`
+	StderrBytes   int64          `json:"stderr_bytes"`
+	Truncated     bool           `json:"truncated"`
+	Degraded      []string       `json:"degraded,omitempty"`
+	Error         string         `json:"error,omitempty"`
+}
+
+// NewRecord describes a finished run of spec that gave res and err.
+func NewRecord(spec *sandbox.Spec, res *sandbox.Result, err error) Record {
+	rec := Record{
+		Time: time.Now().UTC(), RunID: spec.RunID, Command: spec.Command,
+		Image: spec.Image, Limits: spec.Limits,
+	}
+	if spec.Tool != nil {
+		rec.Tool, rec.ToolSHA256 = spec.Tool.Name, spec.Tool.SHA256()
+	}
+	if spec.Seccomp != nil {
+		rec.Seccomp, rec.SeccompSHA256 = spec.Seccomp.Name, spec.Seccomp.SHA256()
+	}
+	if res != nil {
+		rec.Backend, rec.Status, rec.ExitCode = res.Backend, res.Status, res.ExitCode
+		rec.DurationMS = float64(res.Duration.Microseconds()) / 1000
+		rec.StdoutBytes, rec.StderrBytes = res.Stdout.Size, res.Stderr.Size
+		rec.Truncated = res.Stdout.Truncated || res.Stderr.Truncated
+		rec.Degraded = res.Degraded
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	return rec
+}
+
+// Log appends records to a file. It is safe for concurrent use; each
+// record is one write of one line.
+type Log struct {
+	mu   sync.Mutex
+	file *os.File
+}
+
+// Open opens (creating, mode 0600) the audit file at path for appending.
+func Open(path string) (*Log, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit file: %w", err)
+	}
+	return &Log{file: f}, nil
+}
+
+// Append writes rec as one line.
+func (l *Log) Append(rec Record) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode audit record: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.file.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("write audit record: %w", err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (l *Log) Close() error { return l.file.Close() }

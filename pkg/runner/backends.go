@@ -1,0 +1,35 @@
+package runner
+
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+)
+
+// candidate is a backend the runner can open, in auto-selection order.
+type candidate struct {
+	name string
+	open func() (sandbox.Backend, error)
+}
+
+// candidates lists every backend sablebox knows, in the order auto tries
+// them. This is the one place a new backend is added.
+func candidates(opts Options, log logrus.FieldLogger) []candidate {
+	return []candidate{
+		{docker.Name, func() (sandbox.Backend, error) {
+			return docker.New(opts.DockerHost, docker.WithLogger(log))
+		}},
+		{"podman", notInThisVersion("podman")},
+		{"process", notInThisVersion("process")},
+	}
+}
+
+func notInThisVersion(name string) func() (sandbox.Backend, error) {
+	return func() (sandbox.Backend, error) {
+		return nil, fmt.Errorf("%w: the %s backend is not in this version of sablebox; use --runtime docker",
+			sandbox.ErrUnavailable, name)
+	}
+}

@@ -1,0 +1,361 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sablebox/sablebox/pkg/audit"
+	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/seccomp"
+)
+
+// MaxToolBytes bounds the size of a tool file.
+const MaxToolBytes = 4 << 20
+
+// reapTimeout bounds one sweep for leftovers.
+const reapTimeout = 30 * time.Second
+
+// Options configure a Runner. The zero value is usable.
+type Options struct {
+	// Runtime is "auto" (the default: the first usable of docker, podman,
+	// process) or a backend's name.
+	Runtime string
+	// Image is the sandbox image; image.DefaultTag when empty.
+	Image string
+	// DockerHost overrides DOCKER_HOST when not empty.
+	DockerHost string
+	// Seccomp is the syscall filter; sablebox's default profile when nil.
+	Seccomp *sandbox.SeccompProfile
+	// Audit receives one record per run; none are written when nil.
+	Audit *audit.Log
+	// Logger receives the runner's logs; it logs nothing when nil.
+	Logger logrus.FieldLogger
+}
+
+// Runner runs tools. It is safe for concurrent use.
+type Runner struct {
+	opts Options
+	log  logrus.FieldLogger
+
+	mu       sync.Mutex
+	backends map[string]sandbox.Backend // opened so far, by name
+	chosen   sandbox.Backend            // auto's choice, once made
+	reaped   map[string]bool            // backends swept at first use
+}
+
+// New returns a Runner. It contacts no engine until the first run.
+func New(opts Options) (*Runner, error) {
+	if opts.Runtime == "" {
+		opts.Runtime = "auto"
+	}
+	if opts.Image == "" {
+		opts.Image = image.DefaultTag
+	}
+	if opts.Seccomp == nil {
+		opts.Seccomp = seccomp.DefaultProfile()
+	}
+	log := opts.Logger
+	if log == nil {
+		quiet := logrus.New()
+		quiet.SetOutput(io.Discard)
+		log = quiet
+	}
+	r := &Runner{opts: opts, log: log, backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
+	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
+		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
+	}
+	return r, nil
+}
+
+// Request is one tool run as a caller describes it.
+type Request struct {
+	// ToolPath is a Python file on this host; or set Command.
+	ToolPath string
+	// Command runs instead of a tool file.
+	Command []string
+	// Args follow the tool or command.
+	Args []string
+	// Stdin feeds the tool's standard input; nil means empty.
+	Stdin io.Reader
+	// Env holds extra KEY=VALUE variables.
+	Env []string
+	// Workspace is a directory mounted read-only at /workspace.
+	Workspace string
+	// Output is a directory mounted writable at /output; it is created
+	// (owned by the sandbox user when sablebox runs as root) if missing.
+	Output string
+	// Limits bound the run; zero fields take the defaults.
+	Limits sandbox.Limits
+}
+
+// Run runs one tool to completion. It always returns a Result, also with
+// an error, so that callers can report every run the same way: the Result
+// then has StatusError (or StatusBlocked when a policy refused the run).
+func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) {
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: r.opts.Image, Seccomp: r.opts.Seccomp}
+	log := r.log.WithField("run", spec.RunID)
+	res, err := r.run(ctx, spec, req)
+	if err != nil {
+		res = errorResult(spec, res, err)
+	}
+	if r.opts.Audit != nil {
+		if aerr := r.opts.Audit.Append(audit.NewRecord(spec, res, err)); aerr != nil {
+			log.WithError(aerr).Error("audit record lost")
+			err = errors.Join(err, aerr)
+		}
+	}
+	log.WithFields(logrus.Fields{
+		"backend": res.Backend, "status": res.Status, "exit": res.ExitCode, "duration": res.Duration,
+	}).Info("run finished")
+	return res, err
+}
+
+func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*sandbox.Result, error) {
+	if err := fillSpec(spec, req); err != nil {
+		return nil, err
+	}
+	backend, err := r.backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reaped := r.reapOnce(backend)
+	defer func() { <-reaped }()
+	res, err := backend.Run(ctx, spec)
+	if ctx.Err() != nil {
+		// Cancelled (SIGINT/SIGTERM): sweep for other leftovers on the way out.
+		r.reap(backend)
+	}
+	if err != nil {
+		return &sandbox.Result{Backend: backend.Name()}, err
+	}
+	return res, nil
+}
+
+// fillSpec completes spec from req, checking the host paths it names.
+func fillSpec(spec *sandbox.Spec, req Request) error {
+	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
+	spec.Limits = req.Limits.WithDefaults()
+	if req.ToolPath != "" {
+		tool, err := readTool(req.ToolPath)
+		if err != nil {
+			return err
+		}
+		spec.Tool = tool
+	}
+	var err error
+	if req.Workspace != "" {
+		if spec.Workspace, err = existingDir("workspace", req.Workspace); err != nil {
+			return err
+		}
+	}
+	if req.Output != "" {
+		if spec.Output, err = outputDir(req.Output); err != nil {
+			return err
+		}
+	}
+	return spec.Validate()
+}
+
+var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+func readTool(path string) (*sandbox.ToolFile, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tool file: %v", sandbox.ErrInvalidSpec, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: tool file %s is not a regular file", sandbox.ErrInvalidSpec, path)
+	}
+	if st.Size() > MaxToolBytes {
+		return nil, fmt.Errorf("%w: tool file %s is %d bytes; the limit is %d", sandbox.ErrInvalidSpec, path, st.Size(), MaxToolBytes)
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tool file: %v", sandbox.ErrInvalidSpec, err)
+	}
+	name := strings.TrimLeft(unsafeNameChars.ReplaceAllString(filepath.Base(path), "_"), ".-")
+	if name == "" {
+		name = "tool.py"
+	}
+	return &sandbox.ToolFile{Name: name, Content: content}, nil
+}
+
+// existingDir resolves path (symlinks too) to an absolute directory.
+func existingDir(what, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", sandbox.ErrInvalidSpec, what, err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%w: %s %s is not a directory", sandbox.ErrInvalidSpec, what, path)
+	}
+	return abs, nil
+}
+
+// outputDir makes the output directory when it is missing, owned by the
+// sandbox user when we are root so that the tool can write to it.
+func outputDir(path string) (string, error) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return "", fmt.Errorf("%w: output: %v", sandbox.ErrInvalidSpec, err)
+		}
+		if os.Geteuid() == 0 {
+			if err := os.Chown(path, sandbox.UID, sandbox.GID); err != nil {
+				return "", fmt.Errorf("output: %w", err)
+			}
+		}
+	}
+	return existingDir("output", path)
+}
+
+// errorResult is the Result of a run that the sandbox could not carry out.
+func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbox.Result {
+	res := &sandbox.Result{
+		RunID: spec.RunID, Status: sandbox.StatusError, Reason: err.Error(),
+		Image: spec.Image, Limits: spec.Limits,
+	}
+	if partial != nil {
+		res.Backend = partial.Backend
+	}
+	if spec.Seccomp != nil {
+		res.Seccomp = sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()}
+	}
+	if errors.Is(err, sandbox.ErrPolicy) {
+		res.Status = sandbox.StatusBlocked
+	}
+	res.ExitCode = sandbox.ExitCodeFor(res.Status, 0)
+	return res
+}
+
+func (r *Runner) find(name string) *candidate {
+	for _, c := range candidates(r.opts, r.log) {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
+// open returns the named backend, opening it on first use.
+func (r *Runner) open(c candidate) (sandbox.Backend, error) {
+	if b, ok := r.backends[c.name]; ok {
+		return b, nil
+	}
+	b, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	r.backends[c.name] = b
+	return b, nil
+}
+
+// backend returns the backend to run with: the one named, or auto's pick.
+func (r *Runner) backend(ctx context.Context) (sandbox.Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.opts.Runtime != "auto" {
+		return r.open(*r.find(r.opts.Runtime))
+	}
+	if r.chosen != nil {
+		return r.chosen, nil
+	}
+	var reasons []string
+	for _, c := range candidates(r.opts, r.log) {
+		b, err := r.open(c)
+		if err == nil {
+			err = b.Check(ctx)
+		}
+		if ib, ok := b.(sandbox.ImageBackend); ok && err == nil {
+			err = ib.ImagePresent(ctx, r.opts.Image)
+		}
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))
+			r.log.WithField("backend", c.name).WithError(err).Debug("backend passed over")
+			continue
+		}
+		r.chosen = b
+		return b, nil
+	}
+	return nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
+		sandbox.ErrUnavailable, strings.Join(reasons, "; "))
+}
+
+// reapOnce sweeps backend for leftovers the first time it is used, in the
+// background; the returned channel closes when the sweep is over.
+func (r *Runner) reapOnce(b sandbox.Backend) <-chan struct{} {
+	done := make(chan struct{})
+	r.mu.Lock()
+	first := !r.reaped[b.Name()]
+	r.reaped[b.Name()] = true
+	r.mu.Unlock()
+	if !first {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		r.reap(b)
+	}()
+	return done
+}
+
+func (r *Runner) reap(b sandbox.Backend) {
+	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
+	defer cancel()
+	if n, err := b.Reap(ctx); err != nil {
+		r.log.WithField("backend", b.Name()).WithError(err).Warn("reaping leftovers failed")
+	} else if n > 0 {
+		r.log.WithField("backend", b.Name()).Infof("reaped %d leftovers of dead runs", n)
+	}
+}
+
+// Doctor describes every backend sablebox knows on this host.
+func (r *Runner) Doctor(ctx context.Context) []sandbox.Description {
+	var out []sandbox.Description
+	for _, c := range candidates(r.opts, r.log) {
+		r.mu.Lock()
+		b, err := r.open(c)
+		r.mu.Unlock()
+		if err != nil {
+			out = append(out, sandbox.Description{Name: c.name, Reason: err.Error()})
+			continue
+		}
+		d := b.Describe(ctx)
+		if ib, ok := b.(sandbox.ImageBackend); ok && d.Usable {
+			d.Details["image"] = r.opts.Image + ": present"
+			if err := ib.ImagePresent(ctx, r.opts.Image); err != nil {
+				d.Details["image"] = err.Error()
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Close closes every backend the runner opened.
+func (r *Runner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for name, b := range r.backends {
+		if err := b.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
+		}
+	}
+	r.backends = map[string]sandbox.Backend{}
+	return errors.Join(errs...)
+}

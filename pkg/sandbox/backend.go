@@ -1,0 +1,66 @@
+package sandbox
+
+import "context"
+
+// Backend runs one Spec in an isolated environment.
+//
+// The contract every implementation keeps, and that sandboxtest checks:
+//
+//   - Run blocks until the tool has ended and everything the run created
+//     (containers, processes, volumes, temp dirs) is gone. Cleanup happens on
+//     every path: normal exit, timeout, cancellation of ctx, an error, and a
+//     panic in the caller's goroutine.
+//   - Cancelling ctx kills the tool at once; Run then returns a Result with
+//     StatusKilled and the output read so far, and a nil error.
+//   - The wall timeout (Spec.Limits.Timeout) ends the tool with StatusTimeout
+//     and exit code 124; running out of memory ends it with StatusOOM and 137.
+//   - A tool that runs and fails is not an error: Run returns its Result
+//     with StatusFailed and the tool's exit code. A non-nil error means the
+//     sandbox itself could not do its job; it wraps ErrUnavailable when the
+//     backend cannot work on this host (daemon down, missing runtime),
+//     ErrImageMissing when the image is absent, and ErrInvalidSpec when the
+//     Spec was refused before anything started.
+//   - Run may be called concurrently from several goroutines; runs share
+//     nothing but the engine connection.
+//   - A backend never weakens a protection silently: a protection it cannot
+//     apply is either an error or, where the spec allows it, listed in
+//     Result.Degraded.
+type Backend interface {
+	// Name is the short name users select the backend by ("docker").
+	Name() string
+	// Check reports whether the backend can run tools here; the error wraps
+	// ErrUnavailable and says why not.
+	Check(ctx context.Context) error
+	// Describe reports what the backend is and which protections it applies
+	// on this host, for `sablebox doctor`.
+	Describe(ctx context.Context) Description
+	// Run runs spec to completion; see the interface comment for the contract.
+	Run(ctx context.Context, spec *Spec) (*Result, error)
+	// Reap removes what earlier runs left behind when their owner died or
+	// their deadline passed, and returns how many it removed.
+	Reap(ctx context.Context) (int, error)
+	// Close releases the backend's connections. Runs must have ended.
+	Close() error
+}
+
+// Description is what a backend tells about itself on this host.
+type Description struct {
+	// Name is the backend's name.
+	Name string `json:"name"`
+	// Usable is true when Check passed.
+	Usable bool `json:"usable"`
+	// Reason says why the backend is not usable; empty when it is.
+	Reason string `json:"reason,omitempty"`
+	// Details are facts about the engine (version, API, OCI runtime, image).
+	Details map[string]string `json:"details,omitempty"`
+	// Protections lists the protections applied to every run on this host.
+	Protections []string `json:"protections,omitempty"`
+}
+
+// ImageBackend is implemented by backends that run container images.
+type ImageBackend interface {
+	Backend
+	// ImagePresent returns nil when ref is on the engine, or an error that
+	// wraps ErrImageMissing and says how to get the image.
+	ImagePresent(ctx context.Context, ref string) error
+}

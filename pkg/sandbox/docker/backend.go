@@ -1,0 +1,138 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Name is the backend's name.
+const Name = "docker"
+
+// Backend runs tools in Docker containers.
+type Backend struct {
+	client Client
+	log    logrus.FieldLogger
+	owner  sandbox.Owner
+	now    func() time.Time
+}
+
+var _ sandbox.ImageBackend = (*Backend)(nil)
+
+// Option configures a Backend.
+type Option func(*Backend)
+
+// WithClient makes the backend use c instead of connecting to the daemon
+// named by DOCKER_HOST.
+func WithClient(c Client) Option { return func(b *Backend) { b.client = c } }
+
+// WithLogger sets the logger. By default the backend logs nothing.
+func WithLogger(l logrus.FieldLogger) Option { return func(b *Backend) { b.log = l } }
+
+// New returns a Docker backend. It does not contact the daemon: Check does.
+// host overrides DOCKER_HOST when not empty.
+func New(host string, opts ...Option) (*Backend, error) {
+	b := &Backend{owner: sandbox.CurrentOwner(), now: time.Now}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.log == nil {
+		quiet := logrus.New()
+		quiet.SetLevel(logrus.PanicLevel)
+		b.log = quiet
+	}
+	if b.client == nil {
+		c, err := NewClient(host)
+		if err != nil {
+			return nil, fmt.Errorf("%w: docker client: %v", sandbox.ErrUnavailable, err)
+		}
+		b.client = c
+	}
+	return b, nil
+}
+
+// Name returns "docker".
+func (b *Backend) Name() string { return Name }
+
+// Check pings the daemon and makes sure it can apply a seccomp profile.
+func (b *Backend) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := b.client.Info(ctx)
+	if err != nil {
+		return b.unavailable(err)
+	}
+	if !hasSecurityOption(info.SecurityOptions, "seccomp") {
+		return fmt.Errorf("%w: the Docker daemon at %s has no seccomp support; sablebox will not run tools unfiltered",
+			sandbox.ErrUnavailable, b.client.DaemonHost())
+	}
+	return nil
+}
+
+// unavailable wraps an engine error that means the daemon cannot be used.
+func (b *Backend) unavailable(err error) error {
+	if client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: cannot reach the Docker daemon at %s: start dockerd or set DOCKER_HOST",
+			sandbox.ErrUnavailable, b.client.DaemonHost())
+	}
+	return fmt.Errorf("%w: docker daemon at %s: %v", sandbox.ErrUnavailable, b.client.DaemonHost(), err)
+}
+
+// Describe reports the daemon's version and the protections applied.
+func (b *Backend) Describe(ctx context.Context) sandbox.Description {
+	d := sandbox.Description{Name: Name, Details: map[string]string{"host": b.client.DaemonHost()}}
+	if err := b.Check(ctx); err != nil {
+		d.Reason = err.Error()
+		return d
+	}
+	d.Usable = true
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if v, err := b.client.ServerVersion(ctx); err == nil {
+		d.Details["version"] = v.Version
+		d.Details["api"] = v.APIVersion
+	}
+	if info, err := b.client.Info(ctx); err == nil {
+		d.Details["oci_runtime"] = info.DefaultRuntime
+		d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
+		d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
+	}
+	d.Protections = Protections()
+	return d
+}
+
+// Protections lists what every Docker run gets.
+func Protections() []string {
+	return []string{
+		"network: none",
+		"capabilities: all dropped",
+		"no-new-privileges",
+		"root filesystem: read-only",
+		"/tmp and home: tmpfs, noexec,nosuid,nodev, size-limited",
+		"user: uid 1000, gid 1000",
+		"seccomp: sablebox profile, inline",
+		"memory limit, no swap; cpu quota; pids limit",
+		"ulimits: nofile, nproc, fsize, core=0",
+		"ipc: private; init process reaps the tree",
+		"workspace: read-only bind",
+	}
+}
+
+// Close closes the engine connection.
+func (b *Backend) Close() error { return b.client.Close() }
+
+func hasSecurityOption(opts []string, name string) bool {
+	for _, o := range opts {
+		if o == name || strings.HasPrefix(o, "name="+name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package docker_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+	"github.com/sablebox/sablebox/pkg/seccomp"
+)
+
+// testImage is the sandbox image the integration tests run.
+func testImage() string {
+	if img := os.Getenv("SABLEBOX_IMAGE"); img != "" {
+		return img
+	}
+	return image.DefaultTag
+}
+
+// newBackend connects to the local daemon, or skips (fails when
+// SABLEBOX_REQUIRE names docker) when it is not there.
+func newBackend(t testing.TB) (*docker.Backend, docker.Client) {
+	t.Helper()
+	c, err := docker.NewClient("")
+	if err != nil {
+		sandboxtest.SkipUnlessRequired(t, docker.Name, err)
+	}
+	b, err := docker.New("", docker.WithClient(c))
+	if err == nil {
+		err = b.Check(context.Background())
+	}
+	if err == nil {
+		_, err = c.ImageInspect(context.Background(), testImage())
+		if err != nil {
+			err = errors.New("image " + testImage() + " missing: run `sablebox image build`")
+		}
+	}
+	sandboxtest.SkipUnlessRequired(t, docker.Name, err)
+	t.Cleanup(func() { b.Close() })
+	return b, c
+}
+
+func leftovers(c docker.Client) func(ctx context.Context, runID string) (int, error) {
+	return func(ctx context.Context, runID string) (int, error) {
+		list, err := c.ContainerList(ctx, container.ListOptions{
+			All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID)),
+		})
+		return len(list), err
+	}
+}
+
+func TestConformance(t *testing.T) {
+	b, c := newBackend(t)
+	sandboxtest.Run(t, sandboxtest.Config{
+		Backend:   b,
+		Image:     testImage(),
+		Seccomp:   seccomp.DefaultProfile(),
+		Leftovers: leftovers(c),
+	})
+}
+
+func TestMissingImageSaysWhatToDo(t *testing.T) {
+	b, _ := newBackend(t)
+	spec := &sandbox.Spec{
+		RunID: sandbox.NewRunID(), Image: "sablebox/no-such-image:never",
+		Command: []string{"true"}, Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile(),
+	}
+	_, err := b.Run(context.Background(), spec)
+	if !errors.Is(err, sandbox.ErrImageMissing) || !strings.Contains(err.Error(), "sablebox image build") {
+		t.Fatalf("want ErrImageMissing naming `sablebox image build`, got %v", err)
+	}
+}
+
+func TestDaemonDownIsUnavailable(t *testing.T) {
+	b, err := docker.New("unix:///nonexistent/docker.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Check(context.Background())
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "start dockerd") {
+		t.Fatalf("want ErrUnavailable saying what to do, got %v", err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: "x", Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	if _, err := b.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrUnavailable) {
+		t.Fatalf("run against a missing daemon: want ErrUnavailable, got %v", err)
+	}
+}
+
+// A container whose owner is gone is reaped; one whose owner lives is not.
+func TestReapRemovesOrphans(t *testing.T) {
+	b, c := newBackend(t)
+	ctx := context.Background()
+	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	live := sandbox.CurrentOwner()
+	mk := func(o sandbox.Owner) string {
+		runID := sandbox.NewRunID()
+		_, err := c.ContainerCreate(ctx, &container.Config{
+			Image: testImage(), Entrypoint: []string{"true"},
+			Labels: o.Labels(runID, "test", time.Now().Add(time.Hour)),
+		}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runID
+	}
+	orphan, owned := mk(dead), mk(live)
+	t.Cleanup(func() { // owned is ours: remove it after the test
+		list, _ := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+owned))})
+		for _, ct := range list {
+			_ = c.ContainerRemove(ctx, ct.ID, container.RemoveOptions{Force: true})
+		}
+	})
+	if _, err := b.Reap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := leftovers(c)
+	if n, _ := count(ctx, orphan); n != 0 {
+		t.Errorf("orphaned container survived the reaper")
+	}
+	if n, _ := count(ctx, owned); n != 1 {
+		t.Errorf("a live owner's container was reaped")
+	}
+}

@@ -1,0 +1,50 @@
+package sandbox
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+)
+
+func TestOwnerOrphaned(t *testing.T) {
+	me := CurrentOwner()
+	if me.Start == 0 || me.BootID == "" {
+		t.Fatalf("CurrentOwner() = %+v: want start time and boot id", me)
+	}
+	now := time.Now()
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := me
+	gone.PID = dead.Process.Pid
+
+	recycled := me
+	recycled.Start++
+
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"live owner", me.Labels("r", "v", now.Add(time.Minute)), false},
+		{"dead owner", gone.Labels("r", "v", now.Add(time.Minute)), true},
+		{"recycled pid", recycled.Labels("r", "v", now.Add(time.Minute)), true},
+		{"deadline long past", me.Labels("r", "v", now.Add(-time.Hour)), true},
+		{"deadline within grace", me.Labels("r", "v", now.Add(-time.Second)), false},
+		{"other host, live deadline", Owner{PID: 1, BootID: "elsewhere"}.Labels("r", "v", now.Add(time.Minute)), false},
+		{"garbage", map[string]string{LabelDeadline: "soon"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why := me.Orphaned(tt.labels, now)
+			if got != tt.want {
+				t.Fatalf("Orphaned = %v (%s), want %v; labels %v", got, why, tt.want, tt.labels)
+			}
+		})
+	}
+	if id := NewRunID(); len(id) != 16 {
+		t.Fatalf("NewRunID() = %q", id)
+	}
+}

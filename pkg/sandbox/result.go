@@ -1,0 +1,195 @@
+package sandbox
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Status says how a run ended.
+type Status string
+
+// The statuses of a run.
+const (
+	// StatusOK: the tool exited with code 0.
+	StatusOK Status = "ok"
+	// StatusFailed: the tool exited with a non-zero code of its own.
+	StatusFailed Status = "failed"
+	// StatusTimeout: the wall timeout passed and the tool was killed.
+	StatusTimeout Status = "timeout"
+	// StatusOOM: the tool ran out of memory and was killed.
+	StatusOOM Status = "oom"
+	// StatusKilled: the tool was killed by a signal or a cancel.
+	StatusKilled Status = "killed"
+	// StatusBlocked: a policy refused the run before it started.
+	StatusBlocked Status = "blocked"
+	// StatusError: the sandbox itself failed.
+	StatusError Status = "error"
+)
+
+// Exit codes of `sablebox run` for the statuses that are not the tool's own.
+const (
+	ExitTimeout = 124
+	ExitError   = 125
+	ExitBlocked = 126
+	ExitKilled  = 137
+)
+
+// ExitCodeFor maps a status and the tool's own exit code to the exit code
+// that `sablebox run` returns.
+func ExitCodeFor(s Status, toolCode int) int {
+	switch s {
+	case StatusOK, StatusFailed:
+		return toolCode
+	case StatusTimeout:
+		return ExitTimeout
+	case StatusOOM, StatusKilled:
+		return ExitKilled
+	case StatusBlocked:
+		return ExitBlocked
+	default:
+		return ExitError
+	}
+}
+
+// Result is how a run ended and what it printed.
+type Result struct {
+	// RunID names the run.
+	RunID string `json:"run_id"`
+	// Status says how the run ended.
+	Status Status `json:"status"`
+	// ExitCode is the code `sablebox run` exits with (see ExitCodeFor).
+	ExitCode int `json:"exit_code"`
+	// Reason explains a status other than ok and failed, in one line.
+	Reason string `json:"reason,omitempty"`
+	// Stdout and Stderr are what the tool printed, up to the output cap.
+	Stdout Output `json:"stdout"`
+	Stderr Output `json:"stderr"`
+	// Duration is the wall time from start to end of the tool.
+	Duration time.Duration `json:"-"`
+	// Backend is the backend that ran the tool.
+	Backend string `json:"backend"`
+	// Image is the image the tool ran in, where the backend has images.
+	Image string `json:"image,omitempty"`
+	// Seccomp names the syscall filter applied.
+	Seccomp ProfileRef `json:"seccomp"`
+	// Limits are the limits the run had.
+	Limits Limits `json:"limits"`
+	// Degraded lists protections that could not be applied on this host.
+	Degraded []string `json:"degraded,omitempty"`
+}
+
+// ProfileRef names a seccomp profile by name and digest.
+type ProfileRef struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// MarshalJSON adds the duration in milliseconds.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		DurationMS float64 `json:"duration_ms"`
+	}{plain(r), float64(r.Duration.Microseconds()) / 1000})
+}
+
+// Finish sets Status and ExitCode from the tool's exit code, unless a
+// status was already decided (timeout, oom, killed).
+func (r *Result) Finish(toolCode int) {
+	if r.Status == "" {
+		r.Status = StatusOK
+		if toolCode != 0 {
+			r.Status = StatusFailed
+		}
+	}
+	r.ExitCode = ExitCodeFor(r.Status, toolCode)
+}
+
+// Output is one captured stream.
+type Output struct {
+	// Data holds the first bytes of the stream, unchanged.
+	Data []byte
+	// Size is how many bytes the tool wrote in all.
+	Size int64
+	// Truncated is true when Size exceeds len(Data).
+	Truncated bool
+}
+
+// String returns the kept bytes as a string.
+func (o Output) String() string { return string(o.Data) }
+
+// MarshalJSON writes valid UTF-8 as text and anything else as base64 with
+// "binary": true, so that no byte is lost or altered.
+func (o Output) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Text      *string `json:"text,omitempty"`
+		Base64    *string `json:"base64,omitempty"`
+		Binary    bool    `json:"binary"`
+		Bytes     int64   `json:"bytes"`
+		Truncated bool    `json:"truncated"`
+	}{Bytes: o.Size, Truncated: o.Truncated}
+	if utf8.Valid(o.Data) {
+		s := string(o.Data)
+		out.Text = &s
+	} else {
+		s := base64.StdEncoding.EncodeToString(o.Data)
+		out.Base64, out.Binary = &s, true
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (o *Output) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Text      string `json:"text"`
+		Base64    string `json:"base64"`
+		Binary    bool   `json:"binary"`
+		Bytes     int64  `json:"bytes"`
+		Truncated bool   `json:"truncated"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	o.Size, o.Truncated, o.Data = in.Bytes, in.Truncated, []byte(in.Text)
+	if in.Binary {
+		data, err := base64.StdEncoding.DecodeString(in.Base64)
+		if err != nil {
+			return fmt.Errorf("output base64: %w", err)
+		}
+		o.Data = data
+	}
+	return nil
+}
+
+// Capture is an io.Writer that keeps the first Max bytes written to it and
+// counts the rest, so that a flood of output costs no memory. It never
+// fails, so the stream feeding it is always drained to the end.
+type Capture struct {
+	max  int64
+	data []byte
+	size int64
+}
+
+// NewCapture returns a Capture that keeps at most max bytes.
+func NewCapture(max int64) *Capture { return &Capture{max: max} }
+
+// Write keeps what fits under the cap and discards the rest.
+func (c *Capture) Write(p []byte) (int, error) {
+	if room := c.max - int64(len(c.data)); room > 0 {
+		keep := p
+		if int64(len(keep)) > room {
+			keep = keep[:room]
+		}
+		c.data = append(c.data, keep...)
+	}
+	c.size += int64(len(p))
+	return len(p), nil
+}
+
+// Output returns what was captured.
+func (c *Capture) Output() Output {
+	return Output{Data: c.data, Size: c.size, Truncated: c.size > int64(len(c.data))}
+}

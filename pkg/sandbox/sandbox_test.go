@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func validSpec() Spec {
+	return Spec{
+		Command: []string{"true"},
+		Limits:  DefaultLimits(),
+		Seccomp: &SeccompProfile{Name: "t", JSON: []byte(`{}`)},
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Spec)
+		want   string // substring of the error; "" means valid
+	}{
+		{"valid command", func(*Spec) {}, ""},
+		{"valid tool", func(s *Spec) { s.Command = nil; s.Tool = &ToolFile{Name: "a.py"} }, ""},
+		{"nothing", func(s *Spec) { s.Command = nil }, "nothing to run"},
+		{"both", func(s *Spec) { s.Tool = &ToolFile{Name: "a.py"} }, "not both"},
+		{"tool path", func(s *Spec) { s.Command = nil; s.Tool = &ToolFile{Name: "../a.py"} }, "tool file name"},
+		{"empty command", func(s *Spec) { s.Command = []string{""} }, "empty command"},
+		{"no seccomp", func(s *Spec) { s.Seccomp = nil }, "seccomp"},
+		{"bad env", func(s *Spec) { s.Env = []string{"NOEQUALS"} }, "KEY=VALUE"},
+		{"bad env key", func(s *Spec) { s.Env = []string{"1A=b"} }, "KEY=VALUE"},
+		{"reserved env", func(s *Spec) { s.Env = []string{"HOME=/"} }, "set by the sandbox"},
+		{"zero timeout", func(s *Spec) { s.Limits.Timeout = 0 }, "timeout"},
+		{"tiny memory", func(s *Spec) { s.Limits.MemoryBytes = 1024 }, "memory"},
+		{"no cpu", func(s *Spec) { s.Limits.CPUs = 0 }, "cpus"},
+		{"one pid", func(s *Spec) { s.Limits.Pids = 1 }, "pids"},
+		{"no output", func(s *Spec) { s.Limits.OutputBytes = 0 }, "output"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := validSpec()
+			tt.modify(&s)
+			err := s.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("want ErrInvalidSpec containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestLimitsWithDefaults(t *testing.T) {
+	got := Limits{Timeout: time.Second}.WithDefaults()
+	want := DefaultLimits()
+	want.Timeout = time.Second
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestExitCodeFor(t *testing.T) {
+	tests := []struct {
+		status Status
+		tool   int
+		want   int
+	}{
+		{StatusOK, 0, 0}, {StatusFailed, 3, 3}, {StatusTimeout, -1, 124},
+		{StatusOOM, 137, 137}, {StatusKilled, 0, 137}, {StatusBlocked, 0, 126}, {StatusError, 0, 125},
+	}
+	for _, tt := range tests {
+		if got := ExitCodeFor(tt.status, tt.tool); got != tt.want {
+			t.Errorf("ExitCodeFor(%s, %d) = %d, want %d", tt.status, tt.tool, got, tt.want)
+		}
+	}
+}
+
+func TestCapture(t *testing.T) {
+	c := NewCapture(5)
+	for _, s := range []string{"abc", "defgh", "ij"} {
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	out := c.Output()
+	if out.String() != "abcde" || out.Size != 10 || !out.Truncated {
+		t.Fatalf("got %+v", out)
+	}
+}
+
+func TestOutputJSONRoundTrip(t *testing.T) {
+	for _, data := range [][]byte{[]byte("héllo\n"), {0xff, 0x00, 0xfe, 'a'}, {}} {
+		in := Output{Data: data, Size: int64(len(data))}
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out Output
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		if string(out.Data) != string(data) || out.Size != in.Size {
+			t.Fatalf("round trip of %q via %s gave %q", data, b, out.Data)
+		}
+		binary := strings.Contains(string(b), `"binary":true`)
+		if binary == utf8.Valid(data) {
+			t.Fatalf("binary flag wrong in %s", b)
+		}
+	}
+}

@@ -1,0 +1,516 @@
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Config describes the backend under test.
+type Config struct {
+	// Backend is the backend under test; the suite does not close it.
+	Backend sandbox.Backend
+	// Image is the sandbox image, for backends that use images.
+	Image string
+	// Seccomp is the profile to run with.
+	Seccomp *sandbox.SeccompProfile
+	// Leftovers counts what a run left behind (containers, processes,
+	// directories); the suite checks it is zero after every run.
+	Leftovers func(ctx context.Context, runID string) (int, error)
+	// Exceptions maps a behaviour's name to the reason it cannot hold on
+	// this backend; the behaviour is then skipped with that reason.
+	Exceptions map[string]string
+}
+
+// behaviour is one row of the conformance table.
+type behaviour struct {
+	name string
+	// tool is Python source run as a tool file; command runs instead.
+	tool    string
+	command []string
+	// setup adjusts the spec; it may use t for temp dirs.
+	setup func(t *testing.T, s *sandbox.Spec)
+	// check judges the result.
+	check func(t *testing.T, r *sandbox.Result)
+	// serial behaviours measure the test process and run alone.
+	serial bool
+}
+
+// statusLine reads one field of /proc/self/status inside the sandbox.
+func statusLine(field string) string {
+	return fmt.Sprintf(`
+for line in open("/proc/self/status"):
+    if line.startswith(%q + ":"):
+        print(line.split(":", 1)[1].strip())
+`, field)
+}
+
+func behaviours() []behaviour {
+	return []behaviour{
+		{
+			name:  "ok run prints and exits 0",
+			tool:  `print("hello from the sandbox")`,
+			check: wantStatus(sandbox.StatusOK, 0, "hello from the sandbox\n"),
+		},
+		{
+			name:    "exit code passes through",
+			command: []string{"python3", "-c", "import sys; sys.exit(7)"},
+			check:   wantStatus(sandbox.StatusFailed, 7, ""),
+		},
+		{
+			name:  "arguments reach the tool",
+			tool:  `import sys; print(sys.argv[1:])`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Args = []string{"a b", "--c"} },
+			check: wantStatus(sandbox.StatusOK, 0, "['a b', '--c']\n"),
+		},
+		{
+			name:  "environment is clean and the caller's variables pass",
+			tool:  `import os; print(os.environ.get("FOO"), os.environ["HOME"], "SECRET_HOST_VAR" in os.environ)`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Env = []string{"FOO=bar"} },
+			check: wantStatus(sandbox.StatusOK, 0, "bar /home/sandbox False\n"),
+		},
+		{
+			name:  "runs as uid and gid 1000 with no extra groups",
+			tool:  `import os; print(os.getuid(), os.geteuid(), os.getgid(), os.getegid(), [g for g in os.getgroups() if g != 1000])`,
+			check: wantStatus(sandbox.StatusOK, 0, "1000 1000 1000 1000 []\n"),
+		},
+		{
+			name:  "no effective capabilities",
+			tool:  statusLine("CapEff") + statusLine("CapPrm") + statusLine("CapAmb"),
+			check: wantStatus(sandbox.StatusOK, 0, "0000000000000000\n0000000000000000\n0000000000000000\n"),
+		},
+		{
+			name:  "no_new_privs is set",
+			tool:  statusLine("NoNewPrivs"),
+			check: wantStatus(sandbox.StatusOK, 0, "1\n"),
+		},
+		{
+			name:  "seccomp filter is active",
+			tool:  statusLine("Seccomp"),
+			check: wantStatus(sandbox.StatusOK, 0, "2\n"),
+		},
+		{
+			name: "seccomp refuses mount, unshare and namespaced clone",
+			tool: `
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def res(rc):
+    return "ok" if rc == 0 else errno.errorcode[ctypes.get_errno()]
+print("mount", res(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)))
+print("unshare", res(libc.unshare(0x10000000)))  # CLONE_NEWUSER
+print("ptrace", res(libc.ptrace(16, os.getppid(), None, None)))  # PTRACE_ATTACH
+`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				for _, line := range strings.Split(strings.TrimSpace(r.Stdout.String()), "\n") {
+					if strings.HasSuffix(line, " ok") {
+						t.Errorf("a privileged syscall succeeded: %q", line)
+					}
+				}
+			},
+		},
+		{
+			name: "no network interface but loopback",
+			tool: `
+import os
+print(sorted(os.listdir("/sys/class/net")))
+print([l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]])
+`,
+			check: wantStatus(sandbox.StatusOK, 0, "['lo']\n['lo']\n"),
+		},
+		{
+			name: "a listener on the host's loopback is unreachable",
+			tool: `
+import os, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(3)
+try:
+    s.connect(("127.0.0.1", int(os.environ["PORT"])))
+    print("connected")
+except OSError as e:
+    print("refused", type(e).__name__)
+`,
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Env = append(s.Env, "PORT="+hostListener(t))
+			},
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if !strings.HasPrefix(r.Stdout.String(), "refused") {
+					t.Errorf("the tool reached the host: %q", r.Stdout.String())
+				}
+			},
+		},
+		{
+			name: "root filesystem is read-only",
+			tool: tryWrite("/etc/sablebox-test", "/usr/bin/sablebox-test", "/sablebox-test"),
+			check: wantStatus(sandbox.StatusOK, 0,
+				"/etc/sablebox-test refused\n/usr/bin/sablebox-test refused\n/sablebox-test refused\n"),
+		},
+		{
+			name: "workspace is readable and read-only",
+			tool: `
+print(open("/workspace/input.txt").read().strip())
+` + tryWrite("/workspace/input.txt", "/workspace/new.txt"),
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Workspace = t.TempDir()
+				writeFile(t, filepath.Join(s.Workspace, "input.txt"), "input data")
+			},
+			check: wantStatus(sandbox.StatusOK, 0, "input data\n/workspace/input.txt refused\n/workspace/new.txt refused\n"),
+		},
+		{
+			name: "output directory is writable",
+			tool: `open("/output/result.txt", "w").write("result")`,
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Output = t.TempDir()
+				if err := os.Chmod(s.Output, 0o777); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: wantStatus(sandbox.StatusOK, 0, ""),
+		},
+		{
+			name: "tool file is read-only",
+			tool: `import sys; ` + tryWrite("sys.argv[0]"),
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if !strings.HasSuffix(r.Stdout.String(), " refused\n") {
+					t.Errorf("tool file writable: %q", r.Stdout.String())
+				}
+			},
+		},
+		{
+			name: "tmp and home are writable, tmp is noexec",
+			tool: `
+import os, stat, subprocess
+for d in ("/tmp", os.environ["HOME"]):
+    p = os.path.join(d, "x.sh")
+    open(p, "w").write("#!/bin/sh\necho ran\n")
+    os.chmod(p, 0o755)
+    try:
+        subprocess.run([p], check=True)
+        print(d, "exec allowed")
+    except PermissionError:
+        print(d, "exec refused")
+`,
+			check: wantStatus(sandbox.StatusOK, 0, "/tmp exec refused\n/home/sandbox exec refused\n"),
+		},
+		{
+			name: "fork bomb is contained by the pids limit",
+			tool: `
+import os, time
+kids, refused = 0, 0
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        refused += 1
+        continue
+    if pid == 0:
+        time.sleep(5)
+        os._exit(0)
+    kids += 1
+print(kids, refused)
+`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				var kids, refused int
+				if _, err := fmt.Sscan(r.Stdout.String(), &kids, &refused); err != nil {
+					t.Fatalf("unreadable output %q: %v", r.Stdout.String(), err)
+				}
+				if int64(kids) >= r.Limits.Pids || refused == 0 {
+					t.Errorf("fork bomb made %d processes (limit %d), %d refused", kids, r.Limits.Pids, refused)
+				}
+			},
+		},
+		{
+			name: "memory bomb ends as oom",
+			tool: `
+print("allocating", flush=True)
+hog = []
+while True:
+    hog.append(bytearray(8 << 20))
+`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Limits.MemoryBytes = 64 << 20 },
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOOM, sandbox.ExitKilled, "allocating\n")(t, r)
+			},
+		},
+		{
+			name: "endless loop ends as timeout and keeps earlier output",
+			tool: `
+import signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("started", flush=True)
+while True:
+    pass
+`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Limits.Timeout = 2 * time.Second },
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusTimeout, sandbox.ExitTimeout, "started\n")(t, r)
+				if r.Duration > 15*time.Second {
+					t.Errorf("timeout of 2s took %v", r.Duration)
+				}
+			},
+		},
+		{
+			name:   "output flood is truncated and the runner's memory stays bounded",
+			tool:   `import sys; sys.stdout.buffer.write(b"x" * (64 << 20)); sys.stderr.write("done")`,
+			setup:  func(_ *testing.T, s *sandbox.Spec) { s.Limits.OutputBytes = 64 << 10 },
+			serial: true,
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if len(r.Stdout.Data) != 64<<10 || r.Stdout.Size != 64<<20 || !r.Stdout.Truncated {
+					t.Errorf("stdout kept %d of %d bytes, truncated=%v", len(r.Stdout.Data), r.Stdout.Size, r.Stdout.Truncated)
+				}
+				if r.Stderr.String() != "done" || r.Stderr.Truncated {
+					t.Errorf("stderr = %q", r.Stderr.String())
+				}
+			},
+		},
+		{
+			name: "stdin round-trips binary bytes",
+			tool: `import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())`,
+			setup: func(_ *testing.T, s *sandbox.Spec) {
+				s.Stdin = bytes.NewReader(binaryPayload())
+			},
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if !bytes.Equal(r.Stdout.Data, binaryPayload()) {
+					t.Errorf("stdin came back as %q", r.Stdout.Data)
+				}
+			},
+		},
+		{
+			name:    "no stdin reads as empty",
+			command: []string{"python3", "-c", "import sys; print(repr(sys.stdin.read()))"},
+			check:   wantStatus(sandbox.StatusOK, 0, "''\n"),
+		},
+		{
+			name: "stderr is kept apart from stdout",
+			tool: `import sys; print("out"); print("err", file=sys.stderr)`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "out\n")(t, r)
+				if r.Stderr.String() != "err\n" {
+					t.Errorf("stderr = %q", r.Stderr.String())
+				}
+			},
+		},
+		{
+			name: "a crashing tool is a failed run, not an error",
+			tool: `import os, signal; os.kill(os.getpid(), signal.SIGSEGV)`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				if r.Status != sandbox.StatusFailed || r.ExitCode != 128+11 {
+					t.Errorf("status %s exit %d, want failed 139", r.Status, r.ExitCode)
+				}
+			},
+		},
+	}
+}
+
+// Run runs the whole conformance table against cfg.Backend.
+func Run(t *testing.T, cfg Config) {
+	for _, b := range behaviours() {
+		b := b
+		t.Run(b.name, func(t *testing.T) {
+			if why, ok := cfg.Exceptions[b.name]; ok {
+				t.Skipf("does not hold on %s: %s", cfg.Backend.Name(), why)
+			}
+			if !b.serial {
+				t.Parallel()
+			}
+			spec := cfg.spec(t)
+			if b.tool != "" {
+				spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte(b.tool)}
+			} else {
+				spec.Command = b.command
+			}
+			if b.setup != nil {
+				b.setup(t, spec)
+			}
+			var peak func() uint64
+			if b.serial {
+				peak = watchHeap(t)
+			}
+			res := cfg.run(t, context.Background(), spec)
+			b.check(t, res)
+			if b.name == "output directory is writable" {
+				got, err := os.ReadFile(filepath.Join(spec.Output, "result.txt"))
+				if err != nil || string(got) != "result" {
+					t.Errorf("output file: %q, %v", got, err)
+				}
+			}
+			if peak != nil {
+				if grew := peak(); grew > 48<<20 {
+					t.Errorf("the runner's heap grew by %d MiB while reading a flood", grew>>20)
+				}
+			}
+		})
+	}
+	t.Run("cancel kills the tool and cleans up", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte("print('up', flush=True)\nwhile True: pass\n")}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		res := cfg.run(t, ctx, spec)
+		if res.Status != sandbox.StatusKilled || res.ExitCode != sandbox.ExitKilled {
+			t.Errorf("status %s exit %d, want killed 137", res.Status, res.ExitCode)
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("cancel took %v to end the run", took)
+		}
+	})
+	t.Run("invalid spec is refused before anything starts", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Command = []string{"true"}
+		spec.Seccomp = nil
+		_, err := cfg.Backend.Run(context.Background(), spec)
+		if !errors.Is(err, sandbox.ErrInvalidSpec) {
+			t.Fatalf("want ErrInvalidSpec, got %v", err)
+		}
+	})
+}
+
+// spec is a fresh spec with the suite's defaults.
+func (cfg Config) spec(t *testing.T) *sandbox.Spec {
+	limits := sandbox.DefaultLimits()
+	limits.Timeout = 60 * time.Second
+	return &sandbox.Spec{RunID: sandbox.NewRunID(), Image: cfg.Image, Limits: limits, Seccomp: cfg.Seccomp}
+}
+
+// run runs spec and checks that nothing is left behind.
+func (cfg Config) run(t *testing.T, ctx context.Context, spec *sandbox.Spec) *sandbox.Result {
+	t.Helper()
+	res, err := cfg.Backend.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if cfg.Leftovers != nil {
+		n, err := cfg.Leftovers(context.Background(), spec.RunID)
+		if err != nil {
+			t.Errorf("count leftovers: %v", err)
+		} else if n != 0 {
+			t.Errorf("run %s left %d things behind", spec.RunID, n)
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("result: status=%s exit=%d reason=%q stdout=%.200q stderr=%.500q",
+			res.Status, res.ExitCode, res.Reason, res.Stdout.Data, res.Stderr.Data)
+	}
+	return res
+}
+
+func wantStatus(status sandbox.Status, code int, stdout string) func(*testing.T, *sandbox.Result) {
+	return func(t *testing.T, r *sandbox.Result) {
+		t.Helper()
+		if r.Status != status || r.ExitCode != code {
+			t.Errorf("status %s exit %d (%s), want %s %d; stderr: %.500s", r.Status, r.ExitCode, r.Reason, status, code, r.Stderr.Data)
+		}
+		if stdout != "" && r.Stdout.String() != stdout {
+			t.Errorf("stdout = %q, want %q", r.Stdout.String(), stdout)
+		}
+	}
+}
+
+// tryWrite is Python that tries to write each path (Python expressions or
+// string literals) and prints "<path> refused" or "<path> written".
+func tryWrite(paths ...string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		expr := p
+		if strings.HasPrefix(p, "/") {
+			expr = fmt.Sprintf("%q", p)
+		}
+		fmt.Fprintf(&b, `
+try:
+    open(%[1]s, "a").write("x")
+    print(%[1]s, "written")
+except OSError:
+    print(%[1]s, "refused")
+`, expr)
+	}
+	return b.String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The workspace must be readable by the sandbox's uid.
+	if err := os.Chmod(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func binaryPayload() []byte {
+	p := []byte("line one\n")
+	for i := 0; i < 256; i++ {
+		p = append(p, byte(i))
+	}
+	return append(p, "\xff\xfe invalid utf-8 \x00 end"...)
+}
+
+// hostListener opens a TCP listener on the host's loopback for the test's
+// life and returns its port. Only loopback is ever a target.
+func hostListener(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// watchHeap samples the heap until the test ends and returns a function
+// that reports the peak growth over the starting heap.
+func watchHeap(t *testing.T) func() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak - base
+	}
+}

@@ -1,0 +1,238 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Paths inside the sandbox. They are the same on every backend.
+const (
+	// WorkspaceDir is where Spec.Workspace appears, read-only.
+	WorkspaceDir = "/workspace"
+	// OutputDir is where Spec.Output appears, writable.
+	OutputDir = "/output"
+	// ToolDir holds the tool file, read-only to the tool.
+	ToolDir = "/sablebox"
+	// HomeDir is the sandbox user's home, a small writable tmpfs.
+	HomeDir = "/home/sandbox"
+	// TmpDir is the writable, noexec scratch tmpfs.
+	TmpDir = "/tmp"
+	// UID and GID are the unprivileged identity tools run as.
+	UID = 1000
+	GID = 1000
+)
+
+// Spec says what to run and under which limits. Exactly one of Tool and
+// Command is set. The zero values of the optional fields are safe: no
+// stdin, no workspace, no output directory, no extra environment.
+type Spec struct {
+	// RunID names the run in labels, logs and the audit record.
+	RunID string
+	// Tool is a Python file run by the image's interpreter (`python3 -I`).
+	Tool *ToolFile
+	// Command replaces the image's entrypoint: Command[0] is looked up on
+	// the sandbox's PATH.
+	Command []string
+	// Args follow the tool file or the command.
+	Args []string
+	// Stdin is copied to the tool's standard input; nil means empty.
+	Stdin io.Reader
+	// Env holds extra KEY=VALUE variables; the sandbox's own (HOME, PATH,
+	// LANG) come first and cannot be overridden.
+	Env []string
+	// Workspace is a host directory mounted read-only at WorkspaceDir.
+	Workspace string
+	// Output is a host directory mounted writable at OutputDir.
+	Output string
+	// Image is the container image; ignored by backends without images.
+	Image string
+	// Limits bound the run; see DefaultLimits.
+	Limits Limits
+	// Seccomp is the syscall filter applied to the tool. It is required:
+	// a backend refuses a Spec without one rather than run unfiltered.
+	Seccomp *SeccompProfile
+}
+
+// ToolFile is a tool's source, delivered read-only into the sandbox at
+// ToolDir/Name.
+type ToolFile struct {
+	// Name is the file's base name, such as "hello.py".
+	Name string
+	// Content is the file's bytes.
+	Content []byte
+}
+
+// Path is where the tool file appears inside the sandbox.
+func (t *ToolFile) Path() string { return path.Join(ToolDir, t.Name) }
+
+// SHA256 is the hex digest of the tool's content.
+func (t *ToolFile) SHA256() string { return digest(t.Content) }
+
+// SeccompProfile is a syscall filter in Docker's JSON profile format.
+type SeccompProfile struct {
+	// Name identifies the profile ("default").
+	Name string
+	// JSON is the profile document.
+	JSON []byte
+}
+
+// SHA256 is the hex digest of the profile document.
+func (p *SeccompProfile) SHA256() string { return digest(p.JSON) }
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+var (
+	envKeyRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	toolNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	reservedEnv = map[string]bool{"HOME": true, "PATH": true, "LANG": true}
+)
+
+// Validate checks the Spec before any side effect. Every error wraps
+// ErrInvalidSpec and names the field at fault.
+func (s *Spec) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.Tool == nil && len(s.Command) == 0:
+		return bad("nothing to run: give a tool file or a command")
+	case s.Tool != nil && len(s.Command) > 0:
+		return bad("give a tool file or a command, not both")
+	case s.Tool != nil && !toolNameRE.MatchString(s.Tool.Name):
+		return bad("tool file name %q: use letters, digits, '.', '_' and '-' only", s.Tool.Name)
+	case len(s.Command) > 0 && s.Command[0] == "":
+		return bad("empty command")
+	case s.Seccomp == nil || len(s.Seccomp.JSON) == 0:
+		return bad("no seccomp profile: refusing to run without a syscall filter")
+	}
+	for _, kv := range s.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !envKeyRE.MatchString(k) {
+			return bad("environment entry %q: want KEY=VALUE", kv)
+		}
+		if reservedEnv[k] {
+			return bad("environment entry %q: %s is set by the sandbox", kv, k)
+		}
+		if strings.ContainsRune(kv, 0) {
+			return bad("environment entry for %s contains a NUL byte", k)
+		}
+	}
+	return s.Limits.Validate()
+}
+
+// Limits bound a run. DefaultLimits gives the values of the security guide.
+type Limits struct {
+	// Timeout is the wall-clock limit; the tool is killed when it passes.
+	Timeout time.Duration `json:"timeout"`
+	// MemoryBytes is the memory limit; swap is not allowed on top of it.
+	MemoryBytes int64 `json:"memory_bytes"`
+	// CPUs is the share of CPUs the tool may use (0.5 = half a core).
+	CPUs float64 `json:"cpus"`
+	// Pids is the most processes and threads that may exist at once.
+	Pids int64 `json:"pids"`
+	// TmpBytes is the size of the writable /tmp.
+	TmpBytes int64 `json:"tmp_bytes"`
+	// NoFile is RLIMIT_NOFILE, the most open file descriptors.
+	NoFile uint64 `json:"nofile"`
+	// NProc is RLIMIT_NPROC. It counts per user across the host, so the
+	// per-run bound is Pids; this is a backstop.
+	NProc uint64 `json:"nproc"`
+	// OutputBytes caps each of stdout and stderr as kept in the Result;
+	// the rest is read and discarded.
+	OutputBytes int64 `json:"output_bytes"`
+}
+
+// Default limits, from the security guide.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultMemoryBytes = 256 << 20
+	DefaultCPUs        = 0.5
+	DefaultPids        = 10
+	DefaultTmpBytes    = 64 << 20
+	DefaultNoFile      = 256
+	DefaultNProc       = 512
+	DefaultOutputBytes = 1 << 20
+	// HomeBytes is the size of the writable home tmpfs.
+	HomeBytes = 16 << 20
+)
+
+// DefaultLimits returns the limits used when the caller sets none.
+func DefaultLimits() Limits {
+	return Limits{
+		Timeout:     DefaultTimeout,
+		MemoryBytes: DefaultMemoryBytes,
+		CPUs:        DefaultCPUs,
+		Pids:        DefaultPids,
+		TmpBytes:    DefaultTmpBytes,
+		NoFile:      DefaultNoFile,
+		NProc:       DefaultNProc,
+		OutputBytes: DefaultOutputBytes,
+	}
+}
+
+// Validate checks that every limit is set and sane. Zero means "unset",
+// which is an error here: callers fill defaults first.
+func (l Limits) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case l.Timeout <= 0:
+		return bad("timeout %v: must be positive", l.Timeout)
+	case l.MemoryBytes < 6<<20:
+		return bad("memory %d bytes: must be at least 6 MiB", l.MemoryBytes)
+	case l.CPUs <= 0 || l.CPUs > 1024:
+		return bad("cpus %g: must be above 0", l.CPUs)
+	case l.Pids < 2:
+		return bad("pids %d: must be at least 2 (the init and the tool)", l.Pids)
+	case l.TmpBytes <= 0:
+		return bad("tmp size %d: must be positive", l.TmpBytes)
+	case l.NoFile < 16:
+		return bad("nofile %d: must be at least 16", l.NoFile)
+	case l.NProc < 1:
+		return bad("nproc %d: must be positive", l.NProc)
+	case l.OutputBytes <= 0:
+		return bad("output cap %d: must be positive", l.OutputBytes)
+	}
+	return nil
+}
+
+// WithDefaults returns l with every unset (zero) field taken from
+// DefaultLimits.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	if l.Timeout == 0 {
+		l.Timeout = d.Timeout
+	}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.CPUs == 0 {
+		l.CPUs = d.CPUs
+	}
+	if l.Pids == 0 {
+		l.Pids = d.Pids
+	}
+	if l.TmpBytes == 0 {
+		l.TmpBytes = d.TmpBytes
+	}
+	if l.NoFile == 0 {
+		l.NoFile = d.NoFile
+	}
+	if l.NProc == 0 {
+		l.NProc = d.NProc
+	}
+	if l.OutputBytes == 0 {
+		l.OutputBytes = d.OutputBytes
+	}
+	return l
+}
