@@ -130,11 +130,16 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*san
 		return nil, err
 	}
 	reaped := r.reapOnce(backend)
-	defer func() { <-reaped }()
 	res, err := backend.Run(ctx, spec)
+	if reapErr := <-reaped; reapErr != nil && err == nil {
+		// When the run failed, its error already tells why the sweep did.
+		r.log.WithField("backend", backend.Name()).WithError(reapErr).Warn("reaping leftovers failed")
+	}
 	if ctx.Err() != nil {
 		// Cancelled (SIGINT/SIGTERM): sweep for other leftovers on the way out.
-		r.reap(backend)
+		if reapErr := r.reap(backend); reapErr != nil {
+			r.log.WithField("backend", backend.Name()).WithError(reapErr).Warn("reaping leftovers failed")
+		}
 	}
 	if err != nil {
 		return &sandbox.Result{Backend: backend.Name()}, err
@@ -295,32 +300,30 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, error) {
 }
 
 // reapOnce sweeps backend for leftovers the first time it is used, in the
-// background; the returned channel closes when the sweep is over.
-func (r *Runner) reapOnce(b sandbox.Backend) <-chan struct{} {
-	done := make(chan struct{})
+// background; the returned channel yields the sweep's error when it is over.
+func (r *Runner) reapOnce(b sandbox.Backend) <-chan error {
+	done := make(chan error, 1)
 	r.mu.Lock()
 	first := !r.reaped[b.Name()]
 	r.reaped[b.Name()] = true
 	r.mu.Unlock()
 	if !first {
-		close(done)
+		done <- nil
 		return done
 	}
-	go func() {
-		defer close(done)
-		r.reap(b)
-	}()
+	go func() { done <- r.reap(b) }()
 	return done
 }
 
-func (r *Runner) reap(b sandbox.Backend) {
+// reap removes what dead runs left behind on b.
+func (r *Runner) reap(b sandbox.Backend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
 	defer cancel()
-	if n, err := b.Reap(ctx); err != nil {
-		r.log.WithField("backend", b.Name()).WithError(err).Warn("reaping leftovers failed")
-	} else if n > 0 {
+	n, err := b.Reap(ctx)
+	if n > 0 {
 		r.log.WithField("backend", b.Name()).Infof("reaped %d leftovers of dead runs", n)
 	}
+	return err
 }
 
 // Doctor describes every backend sablebox knows on this host.

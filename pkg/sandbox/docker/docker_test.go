@@ -132,3 +132,33 @@ func TestReapRemovesOrphans(t *testing.T) {
 		t.Errorf("a live owner's container was reaped")
 	}
 }
+
+// panicOnStart is the real client with one fault injected: it panics where
+// the container has been created but not started.
+type panicOnStart struct{ docker.Client }
+
+func (panicOnStart) ContainerStart(context.Context, string, container.StartOptions) error {
+	panic("injected fault")
+}
+
+// A panic in the middle of a run still removes the container.
+func TestPanicMidRunLeavesNothing(t *testing.T) {
+	_, c := newBackend(t)
+	b, err := docker.New("", docker.WithClient(panicOnStart{c}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Fatal("the injected panic did not happen")
+			}
+		}()
+		_, _ = b.Run(context.Background(), spec)
+	}()
+	if n, err := leftovers(c)(context.Background(), spec.RunID); err != nil || n != 0 {
+		t.Fatalf("%d containers left after a panic (%v)", n, err)
+	}
+}

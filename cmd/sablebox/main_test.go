@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/sablebox/sablebox/cmd/sablebox/cli"
+	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+)
+
+// binary is sablebox built once for the tests that need a real process.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "sablebox-test-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sablebox")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("build sablebox: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+// sablebox runs the CLI in-process with stdin and returns what it did.
+func sablebox(t *testing.T, stdin string, args ...string) outcome {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Main(context.Background(), args, cli.Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
+	return outcome{code, out.String(), errOut.String()}
+}
+
+// isolate keeps the tests from reading a developer's sablebox.yaml.
+func isolate(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+}
+
+// Bad input of every kind gets exactly one line that says what is wrong,
+// and exit code 125; nothing runs.
+func TestBadInputIsOneClearLine(t *testing.T) {
+	isolate(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"run", "--bogus", "x.py"}, "unknown flag: --bogus (see --help)"},
+		{"timeout without unit", []string{"run", "--timeout", "30", "x.py"}, `"30"`},
+		{"bad memory", []string{"run", "--memory", "lots", "x.py"}, `memory "lots": want a size`},
+		{"bad runtime", []string{"run", "--runtime", "lxc", "x.py"}, `runtime "lxc": want one of`},
+		{"no tool", []string{"run"}, "requires at least 1 arg"},
+		{"missing tool file", []string{"run", "--runtime", "docker", "nope.py"}, "tool file: stat nope.py: no such file"},
+		{"tool is a directory", []string{"run", "--runtime", "docker", "."}, "is not a regular file"},
+		{"bad env", []string{"run", "--runtime", "docker", "--env", "NOVALUE", "--", "true"}, `"NOVALUE": want KEY=VALUE`},
+		{"workspace missing", []string{"run", "--runtime", "docker", "--workspace", "/nonexistent", "--", "true"}, "workspace"},
+		{"unknown profile", []string{"profile", "show", "strict"}, `unknown profile "strict"`},
+		{"image base without suite", []string{"image", "base"}, "--debian bookworm"},
+		{"bad config file", []string{"--config", "/nonexistent.yaml", "version"}, "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := sablebox(t, "", tt.args...)
+			lines := strings.Split(strings.TrimSuffix(got.stderr, "\n"), "\n")
+			if got.code != sandbox.ExitError || len(lines) != 1 || !strings.Contains(got.stderr, tt.want) ||
+				!strings.HasPrefix(got.stderr, "sablebox: ") {
+				t.Fatalf("exit %d, stderr %q: want 125 and one line containing %q", got.code, got.stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestDaemonDownSaysWhatToDo(t *testing.T) {
+	isolate(t)
+	got := sablebox(t, "", "run", "--runtime", "docker", "--docker-host", "unix:///nonexistent.sock", "--json", "--", "true")
+	if got.code != sandbox.ExitError || !strings.Contains(got.stderr, "start dockerd or set DOCKER_HOST") {
+		t.Fatalf("exit %d stderr %q", got.code, got.stderr)
+	}
+	var res sandbox.Result
+	if err := json.Unmarshal([]byte(got.stdout), &res); err != nil || res.Status != sandbox.StatusError || res.ExitCode != 125 {
+		t.Fatalf("--json must still print one result object with status error; got %q (%v)", got.stdout, err)
+	}
+}
+
+func TestVersionAndProfile(t *testing.T) {
+	committed, err := os.ReadFile("../../profiles/default.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	isolate(t)
+	if got := sablebox(t, "", "version"); got.code != 0 || !strings.HasPrefix(got.stdout, "sablebox ") {
+		t.Fatalf("version: %+v", got)
+	}
+	got := sablebox(t, "", "profile", "show")
+	if got.stdout != string(committed) {
+		t.Fatal("profile show differs from profiles/default.json")
+	}
+}
+
+// requireDocker skips (or fails under SABLEBOX_REQUIRE=docker) without a
+// usable daemon and sandbox image.
+func requireDocker(t *testing.T) docker.Client {
+	t.Helper()
+	c, err := docker.NewClient("")
+	if err == nil {
+		b, _ := docker.New("", docker.WithClient(c))
+		if err = b.Check(context.Background()); err == nil {
+			err = b.ImagePresent(context.Background(), image.DefaultTag)
+		}
+	}
+	sandboxtest.SkipUnlessRequired(t, docker.Name, err)
+	return c
+}
+
+func TestRunThroughDocker(t *testing.T) {
+	requireDocker(t)
+	isolate(t)
+	tool := filepath.Join(t.TempDir(), "tool.py")
+	if err := os.WriteFile(tool, []byte(`import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data); print("args", sys.argv[1:], file=sys.stderr)`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	binary := "\x00\xff\xfe binary \x80"
+
+	t.Run("tool output, args and stdin pass through unchanged", func(t *testing.T) {
+		got := sablebox(t, binary, "run", "--runtime", "docker", tool, "--", "-x", "y")
+		if got.code != 0 || got.stdout != binary || got.stderr != "args ['-x', 'y']\n" {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("the tool's exit code is ours", func(t *testing.T) {
+		got := sablebox(t, "", "run", "--runtime", "docker", "--", "python3", "-c", "raise SystemExit(3)")
+		if got.code != 3 {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("timeout exits 124 with a note", func(t *testing.T) {
+		got := sablebox(t, "", "run", "--runtime", "docker", "--timeout", "1s", "--", "python3", "-c", "while True: pass")
+		if got.code != 124 || !strings.Contains(got.stderr, "sablebox: timeout: killed after the 1s timeout") {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("out of memory exits 137", func(t *testing.T) {
+		got := sablebox(t, "", "run", "--runtime", "docker", "--memory", "32m", "--", "python3", "-c", "b = bytearray(1 << 30)")
+		if got.code != 137 || !strings.Contains(got.stderr, "sablebox: oom:") {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("truncation is noted", func(t *testing.T) {
+		got := sablebox(t, "", "run", "--runtime", "docker", "--output-limit", "1k", "--", "python3", "-c", "print('y' * 100000)")
+		if got.code != 0 || len(got.stdout) != 1024 || !strings.Contains(got.stderr, "stdout truncated") {
+			t.Fatalf("exit %d, %d bytes, stderr %q", got.code, len(got.stdout), got.stderr)
+		}
+	})
+	t.Run("json prints one object, binary as base64, and audit records the run", func(t *testing.T) {
+		auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
+		t.Setenv("SABLEBOX_AUDIT_FILE", auditFile)
+		got := sablebox(t, binary, "run", "--runtime", "docker", "--json", tool)
+		var res sandbox.Result
+		if err := json.Unmarshal([]byte(got.stdout), &res); err != nil {
+			t.Fatalf("not one JSON object: %q: %v", got.stdout, err)
+		}
+		if got.code != 0 || res.Status != sandbox.StatusOK || string(res.Stdout.Data) != binary ||
+			!strings.Contains(got.stdout, `"binary":true`) || res.Backend != "docker" || len(res.Seccomp.SHA256) != 64 {
+			t.Fatalf("%+v\n%s", res, got.stdout)
+		}
+		record, err := os.ReadFile(auditFile)
+		if err != nil || !strings.Contains(string(record), res.RunID) || strings.Count(string(record), "\n") != 1 {
+			t.Fatalf("audit file %q (%v)", record, err)
+		}
+	})
+	t.Run("missing image names the commands that make it", func(t *testing.T) {
+		got := sablebox(t, "", "run", "--runtime", "docker", "--image", "sablebox/absent:0", "--", "true")
+		if got.code != 125 || !strings.Contains(got.stderr, "sablebox image build") || !strings.Contains(got.stderr, "sablebox image base --debian bookworm") {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("doctor tells the truth", func(t *testing.T) {
+		got := sablebox(t, "", "doctor")
+		if got.code != 0 || !strings.Contains(got.stdout, "docker   usable") || !strings.Contains(got.stdout, image.DefaultTag+": present") {
+			t.Fatalf("%+v", got)
+		}
+	})
+}
+
+// containersOf counts the containers of runs owned by pid.
+func containersOf(t *testing.T, c docker.Client, pid int) int {
+	t.Helper()
+	list, err := c.ContainerList(context.Background(), container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelOwnerPID+"="+strconv.Itoa(pid))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+// startSleeper starts sablebox running a long tool and waits until its
+// container exists.
+func startSleeper(t *testing.T, c docker.Client) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--runtime", "docker", "--timeout", "5m", "--", "python3", "-c", "import time; time.sleep(300)")
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); containersOf(t, c, cmd.Process.Pid) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the tool's container never appeared")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let it start
+	return cmd
+}
+
+func TestSIGTERMRemovesTheContainer(t *testing.T) {
+	c := requireDocker(t)
+	cmd := startSleeper(t, c)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != sandbox.ExitKilled {
+		t.Fatalf("sablebox exited %d (%v) after SIGTERM, want 137", code, err)
+	}
+	if n := containersOf(t, c, cmd.Process.Pid); n != 0 {
+		t.Fatalf("%d containers left after SIGTERM", n)
+	}
+}
+
+func TestKill9LeftoverIsReapedByTheNextRun(t *testing.T) {
+	c := requireDocker(t)
+	cmd := startSleeper(t, c)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if n := containersOf(t, c, cmd.Process.Pid); n != 1 {
+		t.Fatalf("expected the killed run's container to be left (found %d)", n)
+	}
+	next := exec.Command(binary, "run", "--runtime", "docker", "--", "true")
+	next.Dir = t.TempDir()
+	if out, err := next.CombinedOutput(); err != nil {
+		t.Fatalf("next run: %v: %s", err, out)
+	}
+	if n := containersOf(t, c, cmd.Process.Pid); n != 0 {
+		t.Fatalf("the next run did not reap the orphan (%d left)", n)
+	}
+}

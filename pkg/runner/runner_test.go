@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sablebox/sablebox/pkg/audit"
+	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+)
+
+func TestFillSpec(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		req     Request
+		wantErr string
+		check   func(*testing.T, *sandbox.Spec)
+	}{
+		{name: "tool name is kept", req: Request{ToolPath: write("hello.py", 3)},
+			check: func(t *testing.T, s *sandbox.Spec) {
+				if s.Tool.Name != "hello.py" || len(s.Tool.Content) != 3 {
+					t.Errorf("tool %+v", s.Tool)
+				}
+			}},
+		{name: "odd tool name is made safe", req: Request{ToolPath: write("..my tool$.py", 1)},
+			check: func(t *testing.T, s *sandbox.Spec) {
+				if s.Tool.Name != "my_tool_.py" {
+					t.Errorf("tool name %q", s.Tool.Name)
+				}
+			}},
+		{name: "huge tool is refused", req: Request{ToolPath: write("big.py", MaxToolBytes+1)}, wantErr: "the limit is"},
+		{name: "defaults fill the limits", req: Request{Command: []string{"true"}},
+			check: func(t *testing.T, s *sandbox.Spec) {
+				if s.Limits != sandbox.DefaultLimits() {
+					t.Errorf("limits %+v", s.Limits)
+				}
+			}},
+		{name: "workspace symlink is resolved", req: Request{Command: []string{"true"}, Workspace: link},
+			check: func(t *testing.T, s *sandbox.Spec) {
+				if s.Workspace != dir {
+					t.Errorf("workspace %q, want %q", s.Workspace, dir)
+				}
+			}},
+		{name: "workspace must be a directory", req: Request{Command: []string{"true"}, Workspace: write("f", 0)}, wantErr: "not a directory"},
+		{name: "missing output dir is made", req: Request{Command: []string{"true"}, Output: filepath.Join(dir, "out", "sub")},
+			check: func(t *testing.T, s *sandbox.Spec) {
+				st, err := os.Stat(s.Output)
+				if err != nil || !st.IsDir() {
+					t.Fatalf("output %q: %v", s.Output, err)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &sandbox.Spec{RunID: "r", Image: "i", Seccomp: &sandbox.SeccompProfile{Name: "t", JSON: []byte("{}")}}
+			err := fillSpec(spec, tt.req)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sandbox.ErrInvalidSpec) {
+					t.Fatalf("want ErrInvalidSpec containing %q, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, spec)
+		})
+	}
+}
+
+func TestUnknownRuntimeIsRefused(t *testing.T) {
+	if _, err := New(Options{Runtime: "lxc"}); !errors.Is(err, sandbox.ErrInvalidSpec) {
+		t.Fatalf("want ErrInvalidSpec, got %v", err)
+	}
+}
+
+func TestErrorsStillGiveAResult(t *testing.T) {
+	r, err := New(Options{Runtime: "docker", DockerHost: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
+	if !errors.Is(err, sandbox.ErrUnavailable) || res == nil || res.Status != sandbox.StatusError || res.ExitCode != 125 {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+}
+
+func TestAutoWithNothingUsableSaysWhy(t *testing.T) {
+	r, err := New(Options{DockerHost: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Run(context.Background(), Request{Command: []string{"true"}})
+	for _, want := range []string{"docker:", "podman:", "process:", "sablebox doctor"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func requireDocker(t *testing.T) {
+	t.Helper()
+	b, err := docker.New("")
+	if err == nil {
+		defer b.Close()
+		if err = b.Check(context.Background()); err == nil {
+			err = b.ImagePresent(context.Background(), image.DefaultTag)
+		}
+	}
+	sandboxtest.SkipUnlessRequired(t, docker.Name, err)
+}
+
+// Auto picks Docker here, concurrent runs share one Runner, and each run
+// gets its own audit line.
+func TestConcurrentAutoRunsAreAudited(t *testing.T) {
+	requireDocker(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	log, err := audit.Open(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	r, err := New(Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const runs = 4
+	var wg sync.WaitGroup
+	results := make([]*sandbox.Result, runs)
+	errs := make([]error, runs)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = r.Run(context.Background(), Request{
+				Command: []string{"python3", "-c", "import sys; print(sys.argv[1])"}, Args: []string{string(rune('a' + i))},
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range runs {
+		if errs[i] != nil || results[i].Status != sandbox.StatusOK || results[i].Stdout.String() != string(rune('a'+i))+"\n" || results[i].Backend != "docker" {
+			t.Errorf("run %d: %+v, %v", i, results[i], errs[i])
+		}
+	}
+	data, err := os.ReadFile(auditPath)
+	if err != nil || strings.Count(string(data), "\n") != runs {
+		t.Fatalf("audit file has %d lines, want %d (%v)", strings.Count(string(data), "\n"), runs, err)
+	}
+}
