@@ -125,7 +125,7 @@ func TestVersionAndProfile(t *testing.T) {
 
 // requireDocker skips (or fails under SABLEBOX_REQUIRE=docker) without a
 // usable daemon and sandbox image.
-func requireDocker(t *testing.T) docker.Client {
+func requireDocker(t testing.TB) docker.Client {
 	t.Helper()
 	c, err := docker.NewClient("")
 	if err == nil {

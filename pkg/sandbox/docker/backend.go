@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -22,6 +23,15 @@ type Backend struct {
 	log    logrus.FieldLogger
 	owner  sandbox.Owner
 	now    func() time.Time
+
+	// negotiated guards the client's API-version negotiation, which the
+	// client does lazily and not safely for concurrent first calls.
+	negotiated sync.Once
+}
+
+// negotiate settles the API version once, before any concurrent use.
+func (b *Backend) negotiate(ctx context.Context) {
+	b.negotiated.Do(func() { b.client.NegotiateAPIVersion(ctx) })
 }
 
 var _ sandbox.ImageBackend = (*Backend)(nil)
@@ -65,6 +75,7 @@ func (b *Backend) Name() string { return Name }
 func (b *Backend) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	b.negotiate(ctx)
 	info, err := b.client.Info(ctx)
 	if err != nil {
 		return b.unavailable(err)

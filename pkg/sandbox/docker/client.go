@@ -29,6 +29,7 @@ type Client interface {
 	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+	NegotiateAPIVersion(ctx context.Context)
 	DaemonHost() string
 	Close() error
 }

@@ -15,6 +15,7 @@ import (
 // has long passed. Containers of live runs, this process's or another's,
 // are left alone.
 func (b *Backend) Reap(ctx context.Context) (int, error) {
+	b.negotiate(ctx)
 	list, err := b.client.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun)),

@@ -21,6 +21,10 @@ import (
 // because the run's own may already be cancelled.
 const cleanupTimeout = 30 * time.Second
 
+// setupTimeout bounds each engine call before the tool starts, so that a
+// daemon that hangs fails the run instead of hanging it.
+const setupTimeout = time.Minute
+
 // drainTimeout bounds the wait for the output stream to end once the
 // container has exited.
 const drainTimeout = 5 * time.Second
@@ -33,11 +37,14 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 	if spec.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, setupTimeout)
+	defer cancelSetup()
+	b.negotiate(setupCtx)
 	cfg, host := containerConfig(spec, b.owner, b.now())
 	name := "sablebox-" + spec.RunID
-	created, err := b.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
 	if err != nil {
-		if ctx.Err() != nil {
+		if setupCtx.Err() != nil {
 			// The daemon may have created it before the cancel reached us.
 			b.remove(name)
 		}
@@ -49,12 +56,13 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 			log.WithError(err).Error("container left behind; the next run's reaper removes it")
 		}
 	}()
-	return b.run(ctx, created.ID, spec)
+	return b.run(ctx, setupCtx, created.ID, spec)
 }
 
-func (b *Backend) run(ctx context.Context, id string, spec *sandbox.Spec) (*sandbox.Result, error) {
+// run runs the created container; setupCtx bounds the calls before start.
+func (b *Backend) run(ctx, setupCtx context.Context, id string, spec *sandbox.Spec) (*sandbox.Result, error) {
 	if spec.Tool != nil {
-		if err := b.client.CopyToContainer(ctx, id, sandbox.ToolDir, toolArchive(spec.Tool), container.CopyToContainerOptions{}); err != nil {
+		if err := b.client.CopyToContainer(setupCtx, id, sandbox.ToolDir, toolArchive(spec.Tool), container.CopyToContainerOptions{}); err != nil {
 			return nil, fmt.Errorf("copy tool into container: %w", err)
 		}
 	}
@@ -78,7 +86,7 @@ func (b *Backend) run(ctx context.Context, id string, spec *sandbox.Spec) (*sand
 	}()
 
 	started := time.Now()
-	if err := b.client.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+	if err := b.client.ContainerStart(setupCtx, id, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
 	go feedStdin(hj, spec.Stdin)
@@ -171,6 +179,7 @@ func (b *Backend) remove(id string) error {
 
 // ImagePresent reports whether ref is on the daemon.
 func (b *Backend) ImagePresent(ctx context.Context, ref string) error {
+	b.negotiate(ctx)
 	if _, err := b.client.ImageInspect(ctx, ref); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return missingImage(ref)
