@@ -28,6 +28,7 @@ type Streams struct {
 // already reported itself.
 type exitError struct{ code int }
 
+// Error says which code the run ended with.
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // Main runs the command line args and returns the process's exit code.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/sirupsen/logrus"
 
@@ -84,7 +85,28 @@ func (b *Backend) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: the Docker daemon at %s has no seccomp support; sablebox will not run tools unfiltered",
 			sandbox.ErrUnavailable, b.client.DaemonHost())
 	}
+	if missing := missingLimits(info); len(missing) > 0 {
+		return fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
+			sandbox.ErrUnavailable, b.client.DaemonHost(), strings.Join(missing, ", "))
+	}
 	return nil
+}
+
+// missingLimits lists the resource limits the daemon's host cannot apply.
+func missingLimits(info system.Info) []string {
+	var missing []string
+	for _, l := range []struct {
+		ok   bool
+		name string
+	}{
+		{info.MemoryLimit, "memory limits"}, {info.SwapLimit, "swap limits"},
+		{info.PidsLimit, "pids limits"}, {info.CPUCfsQuota, "CPU quotas"},
+	} {
+		if !l.ok {
+			missing = append(missing, l.name)
+		}
+	}
+	return missing
 }
 
 // unavailable wraps an engine error that means the daemon cannot be used.

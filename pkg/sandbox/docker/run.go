@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -56,6 +57,11 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 			log.WithError(err).Error("container left behind; the next run's reaper removes it")
 		}
 	}()
+	if len(created.Warnings) > 0 {
+		// The daemon dropped a setting: never run with less than asked.
+		return nil, fmt.Errorf("%w: the Docker daemon could not apply every protection: %s",
+			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
+	}
 	return b.run(ctx, setupCtx, created.ID, spec)
 }
 
