@@ -210,29 +210,20 @@ func (l Limits) Validate() error {
 // DefaultLimits.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	if l.Timeout == 0 {
-		l.Timeout = d.Timeout
-	}
-	if l.MemoryBytes == 0 {
-		l.MemoryBytes = d.MemoryBytes
-	}
-	if l.CPUs == 0 {
-		l.CPUs = d.CPUs
-	}
-	if l.Pids == 0 {
-		l.Pids = d.Pids
-	}
-	if l.TmpBytes == 0 {
-		l.TmpBytes = d.TmpBytes
-	}
-	if l.NoFile == 0 {
-		l.NoFile = d.NoFile
-	}
-	if l.NProc == 0 {
-		l.NProc = d.NProc
-	}
-	if l.OutputBytes == 0 {
-		l.OutputBytes = d.OutputBytes
-	}
+	orDefault(&l.Timeout, d.Timeout)
+	orDefault(&l.MemoryBytes, d.MemoryBytes)
+	orDefault(&l.CPUs, d.CPUs)
+	orDefault(&l.Pids, d.Pids)
+	orDefault(&l.TmpBytes, d.TmpBytes)
+	orDefault(&l.NoFile, d.NoFile)
+	orDefault(&l.NProc, d.NProc)
+	orDefault(&l.OutputBytes, d.OutputBytes)
 	return l
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }

@@ -38,6 +38,15 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 	if spec.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
+	res, err := b.createAndRun(ctx, spec)
+	if err != nil && ctx.Err() != nil {
+		// Cancelled before the tool started: the same outcome as after.
+		return cancelledResult(ctx, spec), nil
+	}
+	return res, err
+}
+
+func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
 	setupCtx, cancelSetup := context.WithTimeout(ctx, setupTimeout)
 	defer cancelSetup()
 	b.negotiate(setupCtx)
@@ -63,6 +72,22 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
 	}
 	return b.run(ctx, setupCtx, created.ID, spec)
+}
+
+// newResult starts the Result of spec.
+func newResult(spec *sandbox.Spec) *sandbox.Result {
+	return &sandbox.Result{
+		RunID: spec.RunID, Backend: Name, Image: spec.Image, Limits: spec.Limits,
+		Seccomp: sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()},
+	}
+}
+
+// cancelledResult is the Result of a run whose context ended.
+func cancelledResult(ctx context.Context, spec *sandbox.Spec) *sandbox.Result {
+	res := newResult(spec)
+	res.Status, res.Reason = sandbox.StatusKilled, "cancelled: "+context.Cause(ctx).Error()
+	res.Finish(0)
+	return res
 }
 
 // run runs the created container; setupCtx bounds the calls before start.
@@ -97,10 +122,7 @@ func (b *Backend) run(ctx, setupCtx context.Context, id string, spec *sandbox.Sp
 	}
 	go feedStdin(hj, spec.Stdin)
 
-	res := &sandbox.Result{
-		RunID: spec.RunID, Backend: Name, Image: spec.Image, Limits: spec.Limits,
-		Seccomp: sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()},
-	}
+	res := newResult(spec)
 	timer := time.NewTimer(spec.Limits.Timeout)
 	defer timer.Stop()
 	var exit container.WaitResponse

@@ -371,6 +371,17 @@ func Run(t *testing.T, cfg Config) {
 			t.Errorf("cancel took %v to end the run", took)
 		}
 	})
+	t.Run("a cancel before the start is a killed run, not an error", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Command = []string{"true"}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		res := cfg.run(t, ctx, spec)
+		if res.Status != sandbox.StatusKilled || res.ExitCode != sandbox.ExitKilled {
+			t.Errorf("status %s exit %d, want killed 137", res.Status, res.ExitCode)
+		}
+	})
 	t.Run("invalid spec is refused before anything starts", func(t *testing.T) {
 		t.Parallel()
 		spec := cfg.spec(t)
