@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Name is the backend's name.
@@ -137,25 +138,8 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 		d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
 		d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
 	}
-	d.Protections = Protections()
+	d.Protections = engine.Protections()
 	return d
-}
-
-// Protections lists what every Docker run gets.
-func Protections() []string {
-	return []string{
-		"network: none",
-		"capabilities: all dropped",
-		"no-new-privileges",
-		"root filesystem: read-only",
-		"/tmp and home: tmpfs, noexec,nosuid,nodev, size-limited",
-		"user: uid 1000, gid 1000",
-		"seccomp: sablebox profile, inline",
-		"memory limit, no swap; cpu quota; pids limit",
-		"ulimits: nofile, nproc, fsize, core=0",
-		"ipc: private; init process reaps the tree",
-		"workspace: read-only bind",
-	}
 }
 
 // Close closes the engine connection.

@@ -2,7 +2,7 @@ package docker
 
 import (
 	"fmt"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -10,17 +10,9 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 	"github.com/sablebox/sablebox/pkg/version"
 )
-
-// sandboxEnv comes before the caller's variables, which may not override it.
-var sandboxEnv = []string{
-	"HOME=" + sandbox.HomeDir,
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"LANG=C.UTF-8",
-	"PYTHONDONTWRITEBYTECODE=1",
-	"PYTHONUNBUFFERED=1",
-}
 
 // containerConfig turns a validated spec into the engine's configuration.
 // It is the one place where protections are set: every field below is a
@@ -31,7 +23,7 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*c
 	cfg := &container.Config{
 		Image:           spec.Image,
 		User:            fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID),
-		Env:             append(append([]string{}, sandboxEnv...), spec.Env...),
+		Env:             engine.Env(spec),
 		WorkingDir:      sandbox.WorkspaceDir,
 		Labels:          owner.Labels(spec.RunID, version.Version, deadline),
 		NetworkDisabled: true,
@@ -42,12 +34,7 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*c
 		StdinOnce:       true,
 		StopSignal:      "SIGKILL",
 	}
-	if spec.Tool != nil {
-		cfg.Cmd = append([]string{spec.Tool.Path()}, spec.Args...)
-	} else {
-		cfg.Entrypoint = append([]string{}, spec.Command...)
-		cfg.Cmd = append([]string{}, spec.Args...)
-	}
+	cfg.Entrypoint, cfg.Cmd = engine.Command(spec)
 
 	l := spec.Limits
 	pids := l.Pids
@@ -61,8 +48,8 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*c
 		IpcMode:        "private",
 		AutoRemove:     false, // removed by the backend after the exit status is read
 		Tmpfs: map[string]string{
-			sandbox.TmpDir:  "rw,noexec,nosuid,nodev,size=" + strconv.FormatInt(l.TmpBytes, 10),
-			sandbox.HomeDir: fmt.Sprintf("rw,noexec,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0700", sandbox.HomeBytes, sandbox.UID, sandbox.GID),
+			sandbox.TmpDir:  strings.Join(engine.TmpOptions(l), ","),
+			sandbox.HomeDir: strings.Join(engine.HomeOptions(), ","),
 		},
 		Resources: container.Resources{
 			Memory:     l.MemoryBytes,

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Timeouts for engine calls. Cleanup runs on a fresh context because the
+// run's own may already be cancelled.
+const (
+	// SetupTimeout bounds each engine call before the tool starts, so
+	// that a daemon that hangs fails the run instead of hanging it.
+	SetupTimeout = time.Minute
+	// CleanupTimeout bounds kill, inspect and remove.
+	CleanupTimeout = 30 * time.Second
+	// DrainTimeout bounds the wait for the output stream to end once the
+	// container has exited.
+	DrainTimeout = 5 * time.Second
+)
+
+// Env is the tool's environment: the sandbox's own variables first, then
+// the caller's (which Spec.Validate keeps from overriding them).
+func Env(spec *sandbox.Spec) []string {
+	return append([]string{
+		"HOME=" + sandbox.HomeDir,
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"LANG=C.UTF-8",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONUNBUFFERED=1",
+	}, spec.Env...)
+}
+
+// TmpOptions are the mount options of the writable, noexec /tmp.
+func TmpOptions(l sandbox.Limits) []string {
+	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", l.TmpBytes)}
+}
+
+// HomeOptions are the mount options of the writable, noexec home tmpfs,
+// owned by the sandbox user.
+func HomeOptions() []string {
+	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", sandbox.HomeBytes),
+		fmt.Sprintf("uid=%d", sandbox.UID), fmt.Sprintf("gid=%d", sandbox.GID), "mode=0700"}
+}
+
+// Command returns the entrypoint and arguments of the container: the
+// image's entrypoint (nil) with the tool's path, or the caller's command.
+func Command(spec *sandbox.Spec) (entrypoint, cmd []string) {
+	if spec.Tool != nil {
+		return nil, append([]string{spec.Tool.Path()}, spec.Args...)
+	}
+	return append([]string{}, spec.Command...), append([]string{}, spec.Args...)
+}
+
+// Protections lists what every container run gets, on any engine.
+func Protections() []string {
+	return []string{
+		"network: none (only lo)",
+		"capabilities: all dropped",
+		"no-new-privileges",
+		"root filesystem: read-only",
+		"/tmp and home: tmpfs, noexec,nosuid,nodev, size-limited",
+		"user: uid 1000, gid 1000",
+		"seccomp: sablebox profile",
+		"memory limit, no swap; cpu quota; pids limit",
+		"ulimits: nofile, nproc, fsize, core=0",
+		"ipc: private; init process reaps the tree",
+		"workspace: read-only bind",
+	}
+}
+
+// ToolArchive is a tar holding the tool file, root-owned and read-only, to
+// be unpacked into sandbox.ToolDir.
+func ToolArchive(t *sandbox.ToolFile) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	// Writes to a bytes.Buffer cannot fail.
+	_ = tw.WriteHeader(&tar.Header{
+		Name: t.Name, Mode: 0o444, Size: int64(len(t.Content)),
+		Uid: 0, Gid: 0, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg,
+	})
+	_, _ = tw.Write(t.Content)
+	_ = tw.Close()
+	return &buf
+}
+
+// NewResult starts the Result of spec run by backend.
+func NewResult(spec *sandbox.Spec, backend string) *sandbox.Result {
+	return &sandbox.Result{
+		RunID: spec.RunID, Backend: backend, Image: spec.Image, Limits: spec.Limits,
+		Seccomp: sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()},
+	}
+}
+
+// CancelledResult is the Result of a run whose context ended before the
+// tool could start: the same outcome as a cancel after the start.
+func CancelledResult(ctx context.Context, spec *sandbox.Spec, backend string) *sandbox.Result {
+	res := NewResult(spec, backend)
+	res.Status, res.Reason = sandbox.StatusKilled, cancelReason(ctx)
+	res.Finish(0)
+	return res
+}
+
+func cancelReason(ctx context.Context) string {
+	return "cancelled: " + context.Cause(ctx).Error()
+}
