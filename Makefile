@@ -4,6 +4,10 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/sablebox/sablebox/pkg/version.Version=$(VERSION)
 BIN      := bin/sablebox
 PKGS     := ./...
+# The Podman bindings need these tags; without them sablebox builds with a
+# Podman backend that reports itself unavailable.
+TAGS     := remote,exclude_graphdriver_btrfs,containers_image_openpgp
+export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 
 .PHONY: all build test unit lint lint-mod profiles check-profiles bench demo prepare clean
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -35,10 +36,15 @@ const (
 	KeyLogLevel   = "log-level"
 	KeyAuditFile  = "audit-file"
 	KeyDockerHost = "docker-host"
+	KeyPodmanSock = "podman-socket"
+	KeyOCIRuntime = "oci-runtime"
+	KeySeccompDir = "podman-seccomp-dir"
 )
 
 // EnvPrefix prefixes the environment variables that set each key.
 const EnvPrefix = "SABLEBOX"
+
+var runtimeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // Runtimes lists the values of the runtime setting.
 var Runtimes = []string{"auto", "docker", "podman", "process"}
@@ -56,6 +62,13 @@ type Config struct {
 	LogLevel   string
 	AuditFile  string
 	DockerHost string
+	// PodmanSocket is the Podman service's address ("" = CONTAINER_HOST
+	// or the usual sockets).
+	PodmanSocket string
+	// OCIRuntime runs containers under another OCI runtime, such as runsc.
+	OCIRuntime string
+	// PodmanSeccompDir is where Podman finds sablebox's seccomp profiles.
+	PodmanSeccompDir string
 }
 
 // SetDefaults registers every key's default in v.
@@ -113,7 +126,8 @@ func NewViper(file string) (*viper.Viper, error) {
 // in a limit never silently leaves the default in force.
 func checkKnownKeys(v *viper.Viper) error {
 	known := []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
-		KeyEnv, KeyImage, KeyJSON, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost}
+		KeyEnv, KeyImage, KeyJSON, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
+		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir}
 	for _, k := range v.AllKeys() {
 		if !slices.Contains(known, k) {
 			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(known, ", "))
@@ -136,6 +150,13 @@ func Load(v *viper.Viper) (*Config, error) {
 		AuditFile:  v.GetString(KeyAuditFile),
 		DockerHost: v.GetString(KeyDockerHost),
 		Limits:     sandbox.DefaultLimits(),
+
+		PodmanSocket:     v.GetString(KeyPodmanSock),
+		OCIRuntime:       v.GetString(KeyOCIRuntime),
+		PodmanSeccompDir: v.GetString(KeySeccompDir),
+	}
+	if c.OCIRuntime != "" && !runtimeNameRE.MatchString(c.OCIRuntime) {
+		return nil, fmt.Errorf("%s %q: want a runtime name such as runc or runsc", KeyOCIRuntime, c.OCIRuntime)
 	}
 	if !slices.Contains(Runtimes, c.Runtime) {
 		return nil, fmt.Errorf("%s %q: want one of %s", KeyRuntime, c.Runtime, strings.Join(Runtimes, ", "))

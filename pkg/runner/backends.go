@@ -7,6 +7,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 )
 
 // candidate is a backend the runner can open, in auto-selection order.
@@ -22,7 +23,11 @@ func candidates(opts Options, log logrus.FieldLogger) []candidate {
 		{docker.Name, func() (sandbox.Backend, error) {
 			return docker.New(opts.DockerHost, docker.WithLogger(log))
 		}},
-		{"podman", notInThisVersion("podman")},
+		{podman.Name, func() (sandbox.Backend, error) {
+			return podman.New(podman.Options{
+				URI: opts.PodmanSocket, OCIRuntime: opts.OCIRuntime, ProfileDir: opts.PodmanSeccompDir, Logger: log,
+			})
+		}},
 		{"process", notInThisVersion("process")},
 	}
 }

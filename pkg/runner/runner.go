@@ -35,6 +35,14 @@ type Options struct {
 	Image string
 	// DockerHost overrides DOCKER_HOST when not empty.
 	DockerHost string
+	// PodmanSocket overrides CONTAINER_HOST when not empty.
+	PodmanSocket string
+	// OCIRuntime runs containers under another OCI runtime (runsc); the
+	// engine's default when empty.
+	OCIRuntime string
+	// PodmanSeccompDir is where the Podman service reads profiles;
+	// podman.DefaultProfileDir() when empty.
+	PodmanSeccompDir string
 	// Seccomp is the syscall filter; sablebox's default profile when nil.
 	Seccomp *sandbox.SeccompProfile
 	// Audit receives one record per run; none are written when nil.

@@ -106,7 +106,7 @@ func TestErrorsStillGiveAResult(t *testing.T) {
 }
 
 func TestAutoWithNothingUsableSaysWhy(t *testing.T) {
-	r, err := New(Options{DockerHost: "unix:///nonexistent.sock"})
+	r, err := New(Options{DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock"})
 	if err != nil {
 		t.Fatal(err)
 	}

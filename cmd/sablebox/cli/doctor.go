@@ -16,7 +16,9 @@ func newDoctorCmd(a *app) *cobra.Command {
 		Short: "Tell which sandbox backends work here and what each protects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := runner.New(runner.Options{Image: a.cfg.Image, DockerHost: a.cfg.DockerHost, Logger: a.log})
+			opts := a.runnerOptions()
+			opts.Runtime = "auto" // describe every backend
+			r, err := runner.New(opts)
 			if err != nil {
 				return err
 			}
@@ -38,7 +40,7 @@ func newDoctorCmd(a *app) *cobra.Command {
 				}
 				sort.Strings(keys)
 				for _, k := range keys {
-					fmt.Fprintf(out, "  %-17s %s\n", k+":", d.Details[k])
+					fmt.Fprintf(out, "  %-20s %s\n", k+":", d.Details[k])
 				}
 				for _, p := range d.Protections {
 					fmt.Fprintf(out, "  protects: %s\n", p)

@@ -53,6 +53,15 @@ a policy refused the run. With --json, one result object is printed.`,
 	return cmd
 }
 
+// runnerOptions are the runner's settings from the config.
+func (a *app) runnerOptions() runner.Options {
+	c := a.cfg
+	return runner.Options{
+		Runtime: c.Runtime, Image: c.Image, Logger: a.log,
+		DockerHost: c.DockerHost, PodmanSocket: c.PodmanSocket, OCIRuntime: c.OCIRuntime, PodmanSeccompDir: c.PodmanSeccompDir,
+	}
+}
+
 // runRequest splits the arguments into a tool file or a command.
 func runRequest(cmd *cobra.Command, args []string) (runner.Request, error) {
 	var req runner.Request
@@ -73,7 +82,7 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 	if f, ok := a.streams.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		req.Stdin = a.streams.In // piped or redirected: pass it on
 	}
-	opts := runner.Options{Runtime: cfg.Runtime, Image: cfg.Image, DockerHost: cfg.DockerHost, Logger: a.log}
+	opts := a.runnerOptions()
 	if cfg.AuditFile != "" {
 		log, err := audit.Open(cfg.AuditFile)
 		if err != nil {

@@ -48,8 +48,9 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*c
 		IpcMode:        "private",
 		AutoRemove:     false, // removed by the backend after the exit status is read
 		Tmpfs: map[string]string{
-			sandbox.TmpDir:  strings.Join(engine.TmpOptions(l), ","),
-			sandbox.HomeDir: strings.Join(engine.HomeOptions(), ","),
+			sandbox.TmpDir: strings.Join(engine.TmpOptions(l), ","),
+			sandbox.HomeDir: strings.Join(append(engine.HomeOptions(),
+				fmt.Sprintf("uid=%d", sandbox.UID), fmt.Sprintf("gid=%d", sandbox.GID)), ","),
 		},
 		Resources: container.Resources{
 			Memory:     l.MemoryBytes,

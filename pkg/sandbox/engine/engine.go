@@ -41,11 +41,11 @@ func TmpOptions(l sandbox.Limits) []string {
 	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", l.TmpBytes)}
 }
 
-// HomeOptions are the mount options of the writable, noexec home tmpfs,
-// owned by the sandbox user.
+// HomeOptions are the mount options of the writable, noexec home tmpfs.
+// Each engine adds its own way of giving it to the sandbox user (Docker:
+// uid= and gid=; Podman: U).
 func HomeOptions() []string {
-	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", sandbox.HomeBytes),
-		fmt.Sprintf("uid=%d", sandbox.UID), fmt.Sprintf("gid=%d", sandbox.GID), "mode=0700"}
+	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", sandbox.HomeBytes), "mode=0700"}
 }
 
 // Command returns the entrypoint and arguments of the container: the

@@ -1,0 +1,310 @@
+//go:build remote
+
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
+)
+
+// Options configure the backend. The zero value is usable.
+type Options struct {
+	// URI is the service's address; ResolveURI("") when empty.
+	URI string
+	// OCIRuntime names the OCI runtime for every container (runc, crun,
+	// runsc). Empty chooses automatically: the service's default, or runc
+	// where the default is crun and the host's cgroups are v1 or hybrid
+	// (crun refuses those).
+	OCIRuntime string
+	// ProfileDir is where seccomp profiles are written for a local
+	// service, and expected for a remote one; DefaultProfileDir() when
+	// empty.
+	ProfileDir string
+	// Logger receives the backend's logs; it logs nothing when nil.
+	Logger logrus.FieldLogger
+}
+
+// Backend runs tools in Podman containers.
+type Backend struct {
+	opts  Options
+	log   logrus.FieldLogger
+	owner sandbox.Owner
+	now   func() time.Time
+
+	mu      sync.Mutex
+	shared  context.Context // the connection, made on first use
+	written map[string]bool // profiles known to be in ProfileDir
+}
+
+var _ sandbox.ImageBackend = (*Backend)(nil)
+
+// New returns a Podman backend. It does not contact the service: Check does.
+func New(opts Options) (sandbox.Backend, error) {
+	return newBackend(opts), nil
+}
+
+func newBackend(opts Options) *Backend {
+	opts.URI = ResolveURI(opts.URI)
+	if opts.ProfileDir == "" {
+		opts.ProfileDir = DefaultProfileDir()
+	}
+	log := opts.Logger
+	if log == nil {
+		quiet := logrus.New()
+		quiet.SetLevel(logrus.PanicLevel)
+		log = quiet
+	}
+	return &Backend{opts: opts, log: log, owner: sandbox.CurrentOwner(), now: time.Now, written: map[string]bool{}}
+}
+
+// Name returns "podman".
+func (b *Backend) Name() string { return Name }
+
+// connTimeout bounds connecting to (and pinging) the service.
+const connTimeout = 10 * time.Second
+
+// connect opens a connection to the service. The bindings keep the
+// connection in a context; it stays inside this package, and calls are made
+// through with(ctx, conn) so the caller's cancellation still applies.
+func (b *Backend) connect(ctx context.Context) (context.Context, error) {
+	type result struct {
+		conn context.Context
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The connection context must outlive ctx: it is used by later calls.
+		conn, err := bindings.NewConnection(context.Background(), b.opts.URI)
+		done <- result{conn, err}
+	}()
+	timer := time.NewTimer(connTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: cannot reach the Podman service at %s: start it (`podman system service --time=0 %s`) or set CONTAINER_HOST",
+				sandbox.ErrUnavailable, b.opts.URI, b.opts.URI)
+		}
+		return r.conn, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("%w: the Podman service at %s did not answer within %v", sandbox.ErrUnavailable, b.opts.URI, connTimeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sharedConn returns the backend's long-lived connection.
+func (b *Backend) sharedConn(ctx context.Context) (context.Context, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shared != nil {
+		return b.shared, nil
+	}
+	conn, err := b.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.shared = conn
+	return conn, nil
+}
+
+// with returns ctx carrying the bindings' connection from conn.
+func with(ctx, conn context.Context) context.Context { return boundCtx{ctx, conn} }
+
+type boundCtx struct {
+	context.Context
+	conn context.Context
+}
+
+func (c boundCtx) Value(key any) any {
+	if v := c.conn.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+// Check connects to the service and makes sure it can apply every
+// protection: seccomp, and resource limits (rootless Podman on cgroup v1
+// cannot set them).
+func (b *Backend) Check(ctx context.Context) error {
+	info, err := b.info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Host == nil || !info.Host.Security.SECCOMPEnabled {
+		return fmt.Errorf("%w: the Podman service at %s has no seccomp support; sablebox will not run tools unfiltered",
+			sandbox.ErrUnavailable, b.opts.URI)
+	}
+	if info.Host.Security.Rootless && info.Host.CgroupsVersion != "v2" {
+		return fmt.Errorf("%w: rootless Podman on cgroup %s cannot enforce memory or pids limits; use cgroup v2 or a rootful service",
+			sandbox.ErrUnavailable, info.Host.CgroupsVersion)
+	}
+	return nil
+}
+
+func (b *Backend) info(ctx context.Context) (*define.Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, connTimeout)
+	defer cancel()
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := system.Info(with(ctx, conn), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: podman service at %s: %v", sandbox.ErrUnavailable, b.opts.URI, err)
+	}
+	return info, nil
+}
+
+// ociRuntime decides which OCI runtime to ask for ("" = the service's
+// default) and why. The automatic choice uses only facts of this host (an
+// Info call costs the service about 200 ms): a local service on a host
+// whose cgroups are v1 or hybrid gets runc, since crun refuses those.
+func (b *Backend) ociRuntime() (string, string) {
+	if b.opts.OCIRuntime != "" {
+		return b.opts.OCIRuntime, "configured"
+	}
+	if !IsLocal(b.opts.URI) || cgroup2Only() {
+		return "", "automatic"
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return "", "automatic"
+	}
+	return "runc", "automatic: crun refuses cgroup v1 and hybrid hosts"
+}
+
+// cgroup2Only reports whether /sys/fs/cgroup is the unified hierarchy.
+func cgroup2Only() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// Describe reports the service's version and the protections applied.
+func (b *Backend) Describe(ctx context.Context) sandbox.Description {
+	d := sandbox.Description{Name: Name, Details: map[string]string{"host": b.opts.URI}}
+	if err := b.Check(ctx); err != nil {
+		d.Reason = err.Error()
+		return d
+	}
+	d.Usable = true
+	if info, err := b.info(ctx); err == nil {
+		d.Details["version"] = info.Version.Version
+		d.Details["api"] = info.Version.APIVersion
+		d.Details["cgroup"] = info.Host.CgroupsVersion + " (" + info.Host.CgroupManager + ")"
+		d.Details["rootless"] = fmt.Sprint(info.Host.Security.Rootless)
+		if info.Host.OCIRuntime != nil {
+			d.Details["default_oci_runtime"] = info.Host.OCIRuntime.Name
+		}
+	}
+	runtime, why := b.ociRuntime()
+	if runtime == "" {
+		runtime = "service default"
+	}
+	d.Details["oci_runtime"] = runtime + " (" + why + ")"
+	if IsLocal(b.opts.URI) {
+		d.Details["seccomp_profiles"] = b.opts.ProfileDir + " (written by sablebox, named by sha256)"
+	} else {
+		d.Details["seccomp_profiles"] = b.opts.ProfileDir + " on the remote server: copy each profile there as <sha256>.json " +
+			"(`sablebox profile show > DIR/$(sablebox profile show | sha256sum | cut -c1-64).json`); runs fail closed until it is there"
+	}
+	d.Protections = engine.Protections()
+	return d
+}
+
+// ImagePresent reports whether ref is in the service's image store.
+func (b *Backend) ImagePresent(ctx context.Context, ref string) error {
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := images.Exists(with(ctx, conn), ref, nil)
+	if err != nil {
+		return fmt.Errorf("%w: podman service at %s: %v", sandbox.ErrUnavailable, b.opts.URI, err)
+	}
+	if !ok {
+		return missingImage(ref)
+	}
+	return nil
+}
+
+func missingImage(ref string) error {
+	return fmt.Errorf("%w: image %q is not in Podman's store: build it with `sablebox image build --runtime podman` "+
+		"(with no registry, run `sablebox image base --runtime podman --debian bookworm` first)", sandbox.ErrImageMissing, ref)
+}
+
+// Reap removes sablebox containers whose owner is gone or whose deadline
+// has long passed.
+func (b *Backend) Reap(ctx context.Context) (int, error) {
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	list, err := containers.List(with(ctx, conn), new(containers.ListOptions).
+		WithAll(true).WithFilters(map[string][]string{"label": {sandbox.LabelRun}}))
+	if err != nil {
+		return 0, fmt.Errorf("list sablebox containers: %w", err)
+	}
+	var errs []error
+	reaped := 0
+	now := b.now()
+	for _, c := range list {
+		orphaned, why := b.owner.Orphaned(c.Labels, now)
+		if !orphaned {
+			continue
+		}
+		if err := remove(conn, c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reaped++
+		b.log.WithField("container", shortID(c.ID)).WithField("run", c.Labels[sandbox.LabelRun]).
+			Infof("reaped leftover container: %s", why)
+	}
+	return reaped, errors.Join(errs...)
+}
+
+// Close drops the shared connection.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.shared = nil
+	return nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// isNotFound and isConflict read the service's HTTP status from an error.
+func isNotFound(err error) bool { return statusOf(err) == 404 }
+func isConflict(err error) bool { return statusOf(err) == 409 }
+
+func statusOf(err error) int {
+	var model interface{ Code() int }
+	if errors.As(err, &model) {
+		return model.Code()
+	}
+	code, cerr := bindings.CheckResponseCode(err)
+	if cerr != nil {
+		return -1
+	}
+	return code
+}

@@ -1,0 +1,110 @@
+//go:build remote
+
+package podman
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+	"github.com/sablebox/sablebox/pkg/seccomp"
+)
+
+const defaultTestImage = "sablebox/sandbox:latest"
+
+func testImage() string {
+	if img := os.Getenv("SABLEBOX_IMAGE"); img != "" {
+		return img
+	}
+	return defaultTestImage
+}
+
+// newTestBackend connects to the local service, or skips (fails when
+// SABLEBOX_REQUIRE names podman) when it is not there.
+func newTestBackend(t testing.TB, opts Options) *Backend {
+	t.Helper()
+	b := newBackend(opts)
+	err := b.Check(context.Background())
+	if err == nil {
+		err = b.ImagePresent(context.Background(), testImage())
+	}
+	sandboxtest.SkipUnlessRequired(t, Name, err)
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func (b *Backend) leftovers(ctx context.Context, runID string) (int, error) {
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	list, err := containers.List(with(ctx, conn), new(containers.ListOptions).WithAll(true).
+		WithFilters(map[string][]string{"label": {sandbox.LabelRun + "=" + runID}}))
+	return len(list), err
+}
+
+func TestConformance(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	sandboxtest.Run(t, sandboxtest.Config{
+		Backend:   b,
+		Image:     testImage(),
+		Seccomp:   seccomp.DefaultProfile(),
+		Leftovers: b.leftovers,
+	})
+}
+
+func TestMissingImageSaysWhatToDo(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: "sablebox/no-such-image:never", Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	_, err := b.Run(context.Background(), spec)
+	if !errors.Is(err, sandbox.ErrImageMissing) || !strings.Contains(err.Error(), "--runtime podman") {
+		t.Fatalf("want ErrImageMissing naming the podman build, got %v", err)
+	}
+}
+
+func TestServiceDownIsUnavailable(t *testing.T) {
+	b := newBackend(Options{URI: "unix:///nonexistent/podman.sock"})
+	err := b.Check(context.Background())
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "podman system service") {
+		t.Fatalf("want ErrUnavailable saying what to do, got %v", err)
+	}
+}
+
+// A kill that races the tool's own exit (the timeout path) is not an error.
+func TestKillAfterExitIsNotAnError(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	ctx := context.Background()
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	profile, err := b.profilePath(spec.Seccomp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime, _ := b.ociRuntime()
+	created, err := containers.CreateWithSpec(with(ctx, conn), specGenerator(spec, b.owner, b.now(), profile, runtime), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = remove(conn, created.ID) })
+	c := &podmanContainer{conn: conn, id: created.ID}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("wait: %d, %v", code, err)
+	}
+	if err := c.Kill(ctx); err != nil {
+		t.Fatalf("kill after exit: %v", err)
+	}
+}

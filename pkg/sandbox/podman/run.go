@@ -1,0 +1,355 @@
+//go:build remote
+
+package podman
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/specgen"
+	"github.com/docker/docker/pkg/stdcopy"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
+	"github.com/sablebox/sablebox/pkg/version"
+)
+
+// Run runs spec in a fresh container and removes it; see sandbox.Backend.
+func (b *Backend) Run(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Image == "" {
+		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
+	}
+	res, err := b.createAndRun(ctx, s)
+	if err != nil && ctx.Err() != nil {
+		return engine.CancelledResult(ctx, s, Name), nil
+	}
+	return res, err
+}
+
+func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
+	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
+	defer cancelSetup()
+	t0 := time.Now()
+	phase := func(name string) {
+		b.log.WithField("run", s.RunID).WithField("elapsed", time.Since(t0)).Debug(name)
+	}
+	profile, err := b.profilePath(s.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	runtime, why := b.ociRuntime()
+	conn, err := b.sharedConn(setupCtx)
+	if err != nil {
+		return nil, err
+	}
+	gen := specGenerator(s, b.owner, b.now(), profile, runtime)
+	created, err := containers.CreateWithSpec(with(setupCtx, conn), gen, nil)
+	if err != nil {
+		if setupCtx.Err() != nil {
+			_ = remove(conn, gen.Name) // it may exist although the answer was lost
+		}
+		return nil, b.createError(s.Image, profile, err)
+	}
+	id := created.ID
+	phase("created")
+	defer func() {
+		if err := remove(conn, id); err != nil {
+			b.log.WithField("run", s.RunID).WithError(err).Error("container left behind; the next run's reaper removes it")
+		}
+		phase("removed")
+	}()
+	if len(created.Warnings) > 0 {
+		return nil, fmt.Errorf("%w: the Podman service could not apply every protection: %s",
+			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
+	}
+	if why == "configured" { // a protection may depend on it (gVisor): verify
+		if err := checkRuntime(with(setupCtx, conn), id, runtime); err != nil {
+			return nil, err
+		}
+	}
+	if s.Tool != nil {
+		copyTool, err := containers.CopyFromArchive(with(setupCtx, conn), id, sandbox.ToolDir, engine.ToolArchive(s.Tool))
+		if err == nil {
+			err = copyTool()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("copy tool into container: %w", err)
+		}
+	}
+
+	out, err := attach(ctx, conn, id, s)
+	if err != nil {
+		return nil, err
+	}
+	phase("attached")
+	c := &podmanContainer{conn: conn, id: id}
+	if IsLocal(b.opts.URI) {
+		// Attaching initialised the container: its cgroup exists now.
+		c.watch = watchOOM(id)
+	}
+	defer c.watch.close()
+	res, err := engine.Supervise(ctx, s, Name, c, out)
+	phase("ended")
+	return res, err
+}
+
+// attach attaches to the created container over a connection of its own
+// and returns once attached; the streams drain into captures until the
+// container ends. It speaks the libpod attach endpoint directly because the
+// bindings' Attach cannot turn detach keys off (stdin is data: ctrl-p
+// ctrl-q in it must not end the session) and rewires the shared
+// connection's transport.
+func attach(ctx, conn context.Context, id string, s *sandbox.Spec) (engine.Output, error) {
+	out := engine.Output{
+		Stdout: sandbox.NewCapture(s.Limits.OutputBytes),
+		Stderr: sandbox.NewCapture(s.Limits.OutputBytes),
+	}
+	client, err := bindings.GetClient(conn)
+	if err != nil {
+		return out, err
+	}
+	sock, err := client.GetDialer(ctx)
+	if err != nil {
+		return out, fmt.Errorf("attach to container: %w", err)
+	}
+	query := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "detachKeys": {""}}
+	if s.Stdin != nil {
+		query.Set("stdin", "true")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://d/v4.0.0/libpod/containers/"+url.PathEscape(id)+"/attach?"+query.Encode(), nil)
+	if err != nil {
+		sock.Close()
+		return out, err
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "tcp")
+	stop := context.AfterFunc(ctx, func() { sock.Close() }) // a cancel ends the handshake
+	br := bufio.NewReader(sock)
+	err = req.Write(sock)
+	var resp *http.Response
+	if err == nil {
+		resp, err = http.ReadResponse(br, req)
+	}
+	if !stop() || err != nil {
+		sock.Close()
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		return out, fmt.Errorf("attach to container: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		sock.Close()
+		return out, fmt.Errorf("attach to container: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+
+	drained := make(chan struct{})
+	out.Drained = drained
+	out.Abort = func() { sock.Close() }
+	go func() {
+		defer close(drained)
+		defer sock.Close()
+		// The captures never fail, so the stream is read to its end.
+		_, _ = stdcopy.StdCopy(out.Stdout, out.Stderr, br)
+	}()
+	if s.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(sock, s.Stdin)
+			if cw, ok := sock.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite() // EOF for a tool reading stdin
+			}
+		}()
+	}
+	return out, nil
+}
+
+// specGenerator turns a validated spec into Podman's container spec. It is
+// the one place where protections are set for Podman.
+func specGenerator(s *sandbox.Spec, owner sandbox.Owner, now time.Time, profile, runtime string) *specgen.SpecGenerator {
+	yes, no := true, false
+	l := s.Limits
+	g := specgen.NewSpecGenerator(s.Image, false)
+	g.Name = "sablebox-" + s.RunID
+	g.Labels = owner.Labels(s.RunID, version.Version, now.Add(l.Timeout))
+	g.Entrypoint, g.Command = engine.Command(s)
+	g.Env = map[string]string{}
+	for _, kv := range engine.Env(s) {
+		k, v, _ := strings.Cut(kv, "=")
+		g.Env[k] = v
+	}
+	g.WorkDir = sandbox.WorkspaceDir
+	g.User = fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID)
+	g.Terminal = &no
+	stdin := s.Stdin != nil
+	g.Stdin = &stdin
+	g.OCIRuntime = runtime
+
+	g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	g.IpcNS = specgen.Namespace{NSMode: specgen.Private}
+	g.CapDrop = []string{"ALL"}
+	g.NoNewPrivileges = &yes
+	g.Privileged = &no
+	g.SeccompProfilePath = profile
+	g.ReadOnlyFilesystem = &yes
+	g.ReadWriteTmpfs = &no // Podman would add writable, exec-allowed tmpfs of its own
+	g.Init = &yes
+	g.UseImageHosts = &yes
+	g.UseImageResolvConf = &yes
+	g.Mounts = []spec.Mount{
+		{Destination: sandbox.TmpDir, Type: "tmpfs", Source: "tmpfs", Options: engine.TmpOptions(l)},
+		{Destination: sandbox.HomeDir, Type: "tmpfs", Source: "tmpfs", Options: append(engine.HomeOptions(), "U")},
+	}
+	if s.Workspace != "" {
+		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.WorkspaceDir, Type: "bind", Source: s.Workspace,
+			Options: []string{"ro", "rbind", "rprivate", "nosuid", "nodev"}})
+	}
+	if s.Output != "" {
+		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.OutputDir, Type: "bind", Source: s.Output,
+			Options: []string{"rw", "rbind", "rprivate", "nosuid", "nodev"}})
+	}
+	if s.Tool != nil {
+		// An anonymous volume receives the tool through the archive API;
+		// see the Docker backend.
+		g.Volumes = []*specgen.NamedVolume{{Dest: sandbox.ToolDir, Options: []string{"nosuid", "nodev"}}}
+	}
+
+	memory := l.MemoryBytes
+	period := uint64(100000)
+	quota := int64(l.CPUs * float64(period))
+	g.ResourceLimits = &spec.LinuxResources{
+		Memory: &spec.LinuxMemory{Limit: &memory, Swap: &memory}, // memory+swap = memory: no swap
+		CPU:    &spec.LinuxCPU{Period: &period, Quota: &quota},
+		Pids:   &spec.LinuxPids{Limit: l.Pids},
+	}
+	g.Rlimits = []spec.POSIXRlimit{ // Podman adds the RLIMIT_ prefix
+		{Type: "nofile", Soft: l.NoFile, Hard: l.NoFile},
+		{Type: "nproc", Soft: l.NProc, Hard: l.NProc},
+		{Type: "core", Soft: 0, Hard: 0},
+		{Type: "fsize", Soft: uint64(l.TmpBytes), Hard: uint64(l.TmpBytes)},
+	}
+	return g
+}
+
+// checkRuntime fails closed when the service ignored the OCI runtime we
+// asked for (Podman 4.3's service does).
+func checkRuntime(ctx context.Context, id, want string) error {
+	data, err := containers.Inspect(ctx, id, nil)
+	if err != nil {
+		return fmt.Errorf("inspect container: %w", err)
+	}
+	if data.OCIRuntime != want {
+		return fmt.Errorf("%w: the Podman service ran %s instead of the requested OCI runtime %s; "+
+			"set [engine] runtime = %q in containers.conf on the server", sandbox.ErrUnavailable, data.OCIRuntime, want, want)
+	}
+	return nil
+}
+
+// profilePath returns where the service finds profile p, writing it there
+// first when the service is local.
+func (b *Backend) profilePath(p *sandbox.SeccompProfile) (string, error) {
+	if !IsLocal(b.opts.URI) {
+		return ProfilePath(b.opts.ProfileDir, p), nil
+	}
+	sum := p.SHA256()
+	b.mu.Lock()
+	known := b.written[sum]
+	b.mu.Unlock()
+	if known {
+		return ProfilePath(b.opts.ProfileDir, p), nil
+	}
+	path, err := WriteProfile(b.opts.ProfileDir, p)
+	if err != nil {
+		return "", err
+	}
+	b.mu.Lock()
+	b.written[sum] = true
+	b.mu.Unlock()
+	return path, nil
+}
+
+// createError classifies a failed create.
+func (b *Backend) createError(image, profile string, err error) error {
+	msg := err.Error()
+	switch {
+	case isNotFound(err) || strings.Contains(msg, "image not known") || strings.Contains(msg, "no such image"):
+		return missingImage(image)
+	case strings.Contains(msg, "seccomp") && strings.Contains(msg, "no such file"):
+		return fmt.Errorf("%w: the Podman service cannot read the seccomp profile at %s: put it there "+
+			"(`sablebox profile show`) or set podman-seccomp-dir", sandbox.ErrUnavailable, profile)
+	default:
+		return fmt.Errorf("create container: %w", err)
+	}
+}
+
+// waitInterval is how often the service checks for the exit; its default,
+// 250 ms, would add up to that much to every run.
+const waitInterval = 5 * time.Millisecond
+
+// podmanContainer drives one created container for engine.Supervise.
+type podmanContainer struct {
+	conn  context.Context
+	id    string
+	watch *oomWatch // nil where OOMs are left to Podman alone
+}
+
+func (c *podmanContainer) Start(ctx context.Context) error {
+	return containers.Start(with(ctx, c.conn), c.id, nil)
+}
+
+func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
+	code, err := containers.Wait(with(ctx, c.conn), c.id, new(containers.WaitOptions).
+		WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}).
+		WithInterval(waitInterval.String()))
+	if err != nil {
+		return 0, fmt.Errorf("wait for container: %w", err)
+	}
+	return int(code), nil
+}
+
+func (c *podmanContainer) Kill(ctx context.Context) error {
+	err := containers.Kill(with(ctx, c.conn), c.id, new(containers.KillOptions).WithSignal("KILL"))
+	if err != nil && !isConflict(err) && !isNotFound(err) && !errors.Is(err, define.ErrCtrStateInvalid) &&
+		!strings.Contains(err.Error(), define.ErrCtrStateInvalid.Error()) { // already exited
+		return err
+	}
+	return nil
+}
+
+func (c *podmanContainer) OOMKilled(ctx context.Context) (bool, error) {
+	if c.watch != nil {
+		return c.watch.oom(), nil // sees what Podman misses on cgroup v1
+	}
+	data, err := containers.Inspect(with(ctx, c.conn), c.id, nil)
+	if err != nil {
+		return false, err
+	}
+	return data.State != nil && data.State.OOMKilled, nil
+}
+
+// remove force-removes a container and its anonymous volumes. A container
+// already gone, or being removed by a reaper, is fine.
+func remove(conn context.Context, nameOrID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	defer cancel()
+	_, err := containers.Remove(with(ctx, conn), nameOrID,
+		new(containers.RemoveOptions).WithForce(true).WithVolumes(true).WithTimeout(0))
+	if err != nil && !isNotFound(err) && !isConflict(err) {
+		return fmt.Errorf("remove container: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+//go:build !remote
+
+package podman
+
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Options configure the backend; see the remote build for their meaning.
+type Options struct {
+	URI        string
+	OCIRuntime string
+	ProfileDir string
+	Logger     logrus.FieldLogger
+}
+
+// New fails: this binary was built without the Podman bindings.
+func New(Options) (sandbox.Backend, error) {
+	return nil, fmt.Errorf("%w: this sablebox was built without Podman support (build it with `make build`, which sets the tags the Podman bindings need)", sandbox.ErrUnavailable)
+}
