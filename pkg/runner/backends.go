@@ -21,7 +21,7 @@ type candidate struct {
 func candidates(opts Options, log logrus.FieldLogger) []candidate {
 	return []candidate{
 		{docker.Name, func() (sandbox.Backend, error) {
-			return docker.New(opts.DockerHost, docker.WithLogger(log))
+			return docker.New(opts.DockerHost, docker.WithLogger(log), docker.WithOCIRuntime(opts.OCIRuntime))
 		}},
 		{podman.Name, func() (sandbox.Backend, error) {
 			return podman.New(podman.Options{

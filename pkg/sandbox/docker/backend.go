@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +23,11 @@ const Name = "docker"
 
 // Backend runs tools in Docker containers.
 type Backend struct {
-	client Client
-	log    logrus.FieldLogger
-	owner  sandbox.Owner
-	now    func() time.Time
+	client     Client
+	log        logrus.FieldLogger
+	owner      sandbox.Owner
+	now        func() time.Time
+	ociRuntime string
 
 	// negotiated guards the client's API-version negotiation, which the
 	// client does lazily and not safely for concurrent first calls.
@@ -44,6 +47,11 @@ type Option func(*Backend)
 // WithClient makes the backend use c instead of connecting to the daemon
 // named by DOCKER_HOST.
 func WithClient(c Client) Option { return func(b *Backend) { b.client = c } }
+
+// WithOCIRuntime runs every container under the named OCI runtime, which
+// must be registered with the daemon (such as runsc for gVisor). By default
+// the daemon's default runtime runs them.
+func WithOCIRuntime(name string) Option { return func(b *Backend) { b.ociRuntime = name } }
 
 // WithLogger sets the logger. By default the backend logs nothing.
 func WithLogger(l logrus.FieldLogger) Option { return func(b *Backend) { b.log = l } }
@@ -86,9 +94,39 @@ func (b *Backend) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: the Docker daemon at %s has no seccomp support; sablebox will not run tools unfiltered",
 			sandbox.ErrUnavailable, b.client.DaemonHost())
 	}
+	if b.ociRuntime != "" {
+		if err := checkRuntime(info, b.ociRuntime); err != nil {
+			return fmt.Errorf("%w: the Docker daemon at %s: %v", sandbox.ErrUnavailable, b.client.DaemonHost(), err)
+		}
+	}
 	if missing := missingLimits(info); len(missing) > 0 {
 		return fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
 			sandbox.ErrUnavailable, b.client.DaemonHost(), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// runscArgs are the runtimeArgs runsc needs for sablebox's protections:
+// no network of its own, and the OCI seccomp profile applied inside the
+// sandbox (without it gVisor ignores the profile).
+var runscArgs = []string{"--network=none", "--oci-seccomp"}
+
+// RunscConfig is the daemon.json entry that registers runsc for sablebox.
+const RunscConfig = `"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--oci-seccomp"]}}`
+
+// checkRuntime makes sure the OCI runtime name is registered, and that
+// runsc is registered with the arguments its protections depend on.
+func checkRuntime(info system.Info, name string) error {
+	rt, ok := info.Runtimes[name]
+	if !ok {
+		return fmt.Errorf("OCI runtime %q is not registered: add it under \"runtimes\" in /etc/docker/daemon.json and restart dockerd", name)
+	}
+	if name == "runsc" {
+		for _, arg := range runscArgs {
+			if !slices.Contains(rt.Args, arg) {
+				return fmt.Errorf("runsc is registered without %s, so gVisor would not apply every protection: register it as %s and restart dockerd", arg, RunscConfig)
+			}
+		}
 	}
 	return nil
 }
@@ -134,7 +172,20 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 		d.Details["api"] = v.APIVersion
 	}
 	if info, err := b.client.Info(ctx); err == nil {
-		d.Details["oci_runtime"] = info.DefaultRuntime
+		d.Details["oci_runtime"] = info.DefaultRuntime + " (the daemon's default)"
+		if b.ociRuntime != "" {
+			d.Details["oci_runtime"] = b.ociRuntime + " (configured)"
+		}
+		names := make([]string, 0, len(info.Runtimes))
+		for name := range info.Runtimes {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		d.Details["registered_runtimes"] = strings.Join(names, " ")
+		d.Details["gvisor"] = "usable: --oci-runtime runsc"
+		if err := checkRuntime(info, "runsc"); err != nil {
+			d.Details["gvisor"] = "not usable: " + err.Error()
+		}
 		d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
 		d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
 	}

@@ -18,7 +18,7 @@ import (
 // It is the one place where protections are set: every field below is a
 // protection or the plumbing it needs, and nothing untrusted reaches the
 // engine config except through these fields.
-func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*container.Config, *container.HostConfig) {
+func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time, ociRuntime string) (*container.Config, *container.HostConfig) {
 	deadline := now.Add(spec.Limits.Timeout)
 	cfg := &container.Config{
 		Image:           spec.Image,
@@ -40,6 +40,7 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) (*c
 	pids := l.Pids
 	yes := true
 	host := &container.HostConfig{
+		Runtime:        ociRuntime,
 		NetworkMode:    "none",
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges:true", "seccomp=" + string(spec.Seccomp.JSON)},

@@ -21,7 +21,7 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 		Seccomp: &sandbox.SeccompProfile{Name: "p", JSON: []byte(`{"defaultAction":"SCMP_ACT_ERRNO"}`)},
 	}
 	now := time.Unix(1000, 0)
-	cfg, host := containerConfig(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, now)
+	cfg, host := containerConfig(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, now, "")
 
 	check := func(what string, ok bool) {
 		t.Helper()
@@ -68,9 +68,12 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 func TestContainerConfigCommand(t *testing.T) {
 	spec := &sandbox.Spec{Command: []string{"sh", "-c"}, Args: []string{"echo hi"}, Limits: sandbox.DefaultLimits(),
 		Seccomp: &sandbox.SeccompProfile{JSON: []byte("{}")}}
-	cfg, host := containerConfig(spec, sandbox.Owner{}, time.Now())
+	cfg, host := containerConfig(spec, sandbox.Owner{}, time.Now(), "runsc")
 	if !slices.Equal(cfg.Entrypoint, []string{"sh", "-c"}) || !slices.Equal(cfg.Cmd, []string{"echo hi"}) {
 		t.Fatalf("entrypoint %v cmd %v", cfg.Entrypoint, cfg.Cmd)
+	}
+	if host.Runtime != "runsc" {
+		t.Fatalf("runtime %q, want runsc", host.Runtime)
 	}
 	if len(host.Mounts) != 0 {
 		t.Fatalf("no tool, workspace or output: want no mounts, got %v", host.Mounts)
@@ -86,5 +89,20 @@ func TestMissingLimits(t *testing.T) {
 	noSwap.SwapLimit = false
 	if got := missingLimits(noSwap); !slices.Equal(got, []string{"swap limits"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestCheckRuntime(t *testing.T) {
+	info := system.Info{Runtimes: map[string]system.RuntimeWithStatus{
+		"runc": {}, "runsc": {Runtime: system.Runtime{Args: []string{"--network=none"}}},
+	}}
+	if err := checkRuntime(info, "runc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkRuntime(info, "kata"); err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Fatalf("unregistered runtime: %v", err)
+	}
+	if err := checkRuntime(info, "runsc"); err == nil || !strings.Contains(err.Error(), "--oci-seccomp") {
+		t.Fatalf("runsc without --oci-seccomp must be refused: %v", err)
 	}
 }

@@ -68,6 +68,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The same table under gVisor: Docker with the runsc OCI runtime.
+func TestConformanceRunsc(t *testing.T) {
+	_, c := newBackend(t)
+	b, err := docker.New("", docker.WithClient(c), docker.WithOCIRuntime("runsc"))
+	if err == nil {
+		err = b.Check(context.Background())
+	}
+	sandboxtest.SkipUnlessRequired(t, "runsc", err)
+	sandboxtest.Run(t, sandboxtest.Config{
+		Backend:   b,
+		Image:     testImage(),
+		Seccomp:   seccomp.DefaultProfile(),
+		Leftovers: leftovers(c),
+	})
+}
+
 func TestMissingImageSaysWhatToDo(t *testing.T) {
 	b, _ := newBackend(t)
 	spec := &sandbox.Spec{

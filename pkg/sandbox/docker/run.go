@@ -24,18 +24,42 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 	if spec.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
+	spec, degraded := b.adjust(spec)
 	res, err := b.createAndRun(ctx, spec)
 	if err != nil && ctx.Err() != nil {
-		return engine.CancelledResult(ctx, spec, Name), nil
+		res, err = engine.CancelledResult(ctx, spec, Name), nil
+	}
+	if res != nil {
+		res.Degraded = append(res.Degraded, degraded...)
 	}
 	return res, err
+}
+
+// RunscMinPids is the lowest host pids limit gVisor runs under: on its
+// ptrace platform its own processes count against it, and below this a
+// fork bomb kills the whole sandbox instead of being refused.
+const RunscMinPids = 128
+
+// adjust returns the spec the engine can run, and says what was changed.
+// Under runsc the host pids limit is raised to RunscMinPids, and the
+// tool's own bound moves to RLIMIT_NPROC, which gVisor enforces per
+// sandbox (not per host user, as the host kernel does).
+func (b *Backend) adjust(spec *sandbox.Spec) (*sandbox.Spec, []string) {
+	if b.ociRuntime != "runsc" || spec.Limits.Pids >= RunscMinPids {
+		return spec, nil
+	}
+	adjusted := *spec
+	adjusted.Limits.Pids = RunscMinPids
+	adjusted.Limits.NProc = uint64(spec.Limits.Pids)
+	return &adjusted, []string{fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
+		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, spec.Limits.Pids)}
 }
 
 func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
 	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
 	defer cancelSetup()
 	b.negotiate(setupCtx)
-	cfg, host := containerConfig(spec, b.owner, b.now())
+	cfg, host := containerConfig(spec, b.owner, b.now(), b.ociRuntime)
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
 	if err != nil {
