@@ -8,84 +8,116 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 )
 
-var compareRuns = flag.Int("compare-runs", 20, "runs of each command line in BenchmarkCompareDockerCLI")
+var compareRuns = flag.Int("compare-runs", 20, "runs of each command line in BenchmarkCompareCLI")
 
-// plainDockerRun is the `docker run` line with the protections sablebox
-// applies, for comparison.
-func plainDockerRun(profile string) []string {
+// plainRun is the `docker run` or `podman run` line with the protections
+// sablebox applies, for comparison. extra comes before the image.
+func plainRun(engine, profile string, pids, nproc int64, extra ...string) []string {
 	l := sandbox.DefaultLimits()
-	return []string{"docker", "run", "--rm",
+	home := "/home/sandbox:rw,noexec,nosuid,nodev,size=16777216,mode=0700,"
+	if engine == "podman" {
+		home += "U"
+	} else {
+		home += "uid=1000,gid=1000"
+	}
+	argv := []string{engine, "run", "--rm",
 		"--network", "none", "--cap-drop", "ALL",
 		"--security-opt", "no-new-privileges", "--security-opt", "seccomp=" + profile,
 		"--read-only",
 		"--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=" + strconv.FormatInt(l.TmpBytes, 10),
-		"--tmpfs", "/home/sandbox:rw,noexec,nosuid,nodev,size=16m,uid=1000,gid=1000,mode=0700",
+		"--tmpfs", home,
 		"--memory", strconv.FormatInt(l.MemoryBytes, 10), "--memory-swap", strconv.FormatInt(l.MemoryBytes, 10),
-		"--cpus", strconv.FormatFloat(l.CPUs, 'f', -1, 64), "--pids-limit", strconv.FormatInt(l.Pids, 10),
-		"--ulimit", fmt.Sprintf("nofile=%d:%d", l.NoFile, l.NoFile), "--ulimit", fmt.Sprintf("nproc=%d:%d", l.NProc, l.NProc),
+		"--cpus", strconv.FormatFloat(l.CPUs, 'f', -1, 64), "--pids-limit", strconv.FormatInt(pids, 10),
+		"--ulimit", fmt.Sprintf("nofile=%d:%d", l.NoFile, l.NoFile), "--ulimit", fmt.Sprintf("nproc=%d:%d", nproc, nproc),
 		"--ulimit", "core=0", "--ulimit", fmt.Sprintf("fsize=%d", l.TmpBytes),
-		"--user", "1000:1000", "--init", "--ipc", "private", "--log-driver", "none",
-		"--entrypoint", "python3", image.DefaultTag, "-c", "pass"}
+		"--user", "1000:1000", "--init", "--ipc", "private", "--log-driver", "none"}
+	if engine == "podman" {
+		argv = append(argv, "--read-only-tmpfs=false")
+	}
+	argv = append(argv, extra...)
+	return append(argv, "--entrypoint", "python3", image.DefaultTag, "-c", "pass")
 }
 
-// BenchmarkCompareDockerCLI runs `python3 -c pass` through `sablebox run
-// --runtime docker` and through the plain `docker run` line with the same
-// protections, alternating, and reports both medians and their ratio
-// (target: ratio <= 0.7). `make bench` runs it.
-func BenchmarkCompareDockerCLI(b *testing.B) {
-	requireDocker(b)
-	if _, err := exec.LookPath("docker"); err != nil {
-		b.Skip("SKIP the docker CLI is not installed: nothing to compare with")
-	}
+// BenchmarkCompareCLI runs `python3 -c pass` through `sablebox run` and
+// through the plain engine CLI line with the same protections, alternating,
+// for each engine here, and reports both medians and their ratio. Targets:
+// Docker <= 0.7; Podman and Docker+runsc <= 1.0. `make bench` runs it.
+func BenchmarkCompareCLI(b *testing.B) {
 	profile, err := filepath.Abs("../../profiles/default.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	lines := []struct {
-		name string
-		argv []string
-		took []time.Duration
+	l := sandbox.DefaultLimits()
+	sb := func(args ...string) []string {
+		return append(append([]string{binary, "run"}, args...), "--", "python3", "-c", "pass")
+	}
+	pairs := []struct {
+		name, require, cli string
+		target             float64
+		sablebox, plain    []string
 	}{
-		{name: "sablebox run --runtime docker", argv: []string{binary, "run", "--runtime", "docker", "--", "python3", "-c", "pass"}},
-		{name: "docker run (same protections)", argv: plainDockerRun(profile)},
+		{"docker", "docker", "docker", 0.7, sb("--runtime", "docker"), plainRun("docker", profile, l.Pids, int64(l.NProc))},
+		{"podman", "podman", "podman", 1.0, sb("--runtime", "podman"), plainRun("podman", profile, l.Pids, int64(l.NProc))},
+		{"docker+runsc", "runsc", "docker", 1.0, sb("--runtime", "docker", "--oci-runtime", "runsc"),
+			plainRun("docker", profile, docker.RunscMinPids, l.Pids, "--runtime", "runsc")},
 	}
-	timeOnce := func(argv []string) time.Duration {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = b.TempDir()
-		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-		return time.Since(start)
+	var report strings.Builder
+	fmt.Fprintf(&report, "\n%-44s %9s   (%d runs each, alternating)\n", "command line", "median", *compareRuns)
+	for _, p := range pairs {
+		b.Run(p.name, func(b *testing.B) {
+			if _, err := exec.LookPath(p.cli); err != nil {
+				sandboxtest.SkipUnlessRequired(b, p.require, fmt.Errorf("the %s CLI is not installed: nothing to compare with", p.cli))
+			}
+			if err := exec.Command(binary, "run", "--runtime", strings.Split(p.name, "+")[0], "--", "true").Run(); err != nil {
+				sandboxtest.SkipUnlessRequired(b, p.require, fmt.Errorf("sablebox cannot run on %s here: %v", p.name, err))
+			}
+			if p.name == "docker+runsc" {
+				if err := exec.Command(binary, "run", "--runtime", "docker", "--oci-runtime", "runsc", "--", "true").Run(); err != nil {
+					sandboxtest.SkipUnlessRequired(b, p.require, fmt.Errorf("runsc is not usable here: %v", err))
+				}
+			}
+			var took [2][]time.Duration
+			timeOnce := func(argv []string) time.Duration {
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Dir = b.TempDir()
+				start := time.Now()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%v: %v\n%s", argv, err, out)
+				}
+				return time.Since(start)
+			}
+			timeOnce(p.sablebox) // warm caches on both paths
+			timeOnce(p.plain)
+			b.ResetTimer()
+			for range *compareRuns {
+				took[0] = append(took[0], timeOnce(p.sablebox))
+				took[1] = append(took[1], timeOnce(p.plain))
+			}
+			b.StopTimer()
+			sbMed, plainMed := median(took[0]), median(took[1])
+			ratio := float64(sbMed) / float64(plainMed)
+			fmt.Fprintf(&report, "%-44s %7.1fms\n%-44s %7.1fms\n%-44s %9.2f   (target <= %.2f)\n",
+				"sablebox run --runtime "+p.name, ms(sbMed), p.cli+" run (same protections)", ms(plainMed),
+				"ratio", ratio, p.target)
+			b.ReportMetric(ms(sbMed), "sablebox-ms")
+			b.ReportMetric(ms(plainMed), "plain-ms")
+			b.ReportMetric(ratio, "ratio")
+		})
 	}
-	for _, l := range lines { // warm up caches on both paths
-		timeOnce(l.argv)
-	}
-	b.ResetTimer()
-	for range *compareRuns {
-		for i := range lines {
-			lines[i].took = append(lines[i].took, timeOnce(lines[i].argv))
-		}
-	}
-	b.StopTimer()
-	sb, plain := median(lines[0].took), median(lines[1].took)
-	ratio := float64(sb) / float64(plain)
-	fmt.Fprintf(os.Stdout, "\n%-32s %10s   (%d runs each, alternating)\n", "command line", "median", *compareRuns)
-	for _, l := range lines {
-		fmt.Fprintf(os.Stdout, "%-32s %8.1fms\n", l.name, float64(median(l.took).Microseconds())/1000)
-	}
-	fmt.Fprintf(os.Stdout, "%-32s %10.2f   (target <= 0.70)\n\n", "ratio sablebox / docker run", ratio)
-	b.ReportMetric(float64(sb.Microseconds())/1000, "sablebox-ms")
-	b.ReportMetric(float64(plain.Microseconds())/1000, "docker-run-ms")
-	b.ReportMetric(ratio, "ratio")
+	fmt.Fprint(os.Stdout, report.String()+"\n")
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,24 @@ func TestRunThroughDocker(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	})
+}
+
+// The CLI through Podman: a real tool, its exit code, the backend named.
+func TestRunThroughPodman(t *testing.T) {
+	isolate(t)
+	probe := sablebox(t, "", "run", "--runtime", "podman", "--", "true")
+	if probe.code != 0 {
+		sandboxtest.SkipUnlessRequired(t, "podman", fmt.Errorf("podman run failed: %s", probe.stderr))
+	}
+	got := sablebox(t, "a b a", "run", "--runtime", "podman", "--json", "--", "python3", "-c",
+		"import sys, collections; print(collections.Counter(sys.stdin.read().split()).most_common(1)); sys.exit(4)")
+	var res sandbox.Result
+	if err := json.Unmarshal([]byte(got.stdout), &res); err != nil {
+		t.Fatalf("%q: %v", got.stdout, err)
+	}
+	if got.code != 4 || res.Backend != "podman" || res.Stdout.String() != "[('a', 2)]\n" {
+		t.Fatalf("exit %d, %+v", got.code, res)
+	}
 }
 
 // containersOf counts the containers of runs owned by pid.

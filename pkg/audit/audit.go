@@ -32,6 +32,7 @@ type Record struct {
 	StderrBytes   int64          `json:"stderr_bytes"`
 	Truncated     bool           `json:"truncated"`
 	Degraded      []string       `json:"degraded,omitempty"`
+	PassedOver    []string       `json:"passed_over,omitempty"`
 	Error         string         `json:"error,omitempty"`
 }
 
@@ -52,7 +53,7 @@ func NewRecord(spec *sandbox.Spec, res *sandbox.Result, err error) Record {
 		rec.DurationMS = float64(res.Duration.Microseconds()) / 1000
 		rec.StdoutBytes, rec.StderrBytes = res.Stdout.Size, res.Stderr.Size
 		rec.Truncated = res.Stdout.Truncated || res.Stderr.Truncated
-		rec.Degraded = res.Degraded
+		rec.Degraded, rec.PassedOver = res.Degraded, res.PassedOver
 	}
 	if err != nil {
 		rec.Error = err.Error()

@@ -53,7 +53,7 @@ func (o BaseOptions) BaseRef() string {
 
 // MakeBase makes a Debian base image with python3 and imports it. It needs
 // root and the debootstrap command.
-func MakeBase(ctx context.Context, c DockerClient, opts BaseOptions) (err error) {
+func MakeBase(ctx context.Context, e Engine, opts BaseOptions) (err error) {
 	if !suiteRE.MatchString(opts.Suite) {
 		return fmt.Errorf("debian suite %q: want a release name such as bookworm", opts.Suite)
 	}
@@ -112,7 +112,7 @@ func MakeBase(ctx context.Context, c DockerClient, opts BaseOptions) (err error)
 		return fmt.Errorf("archive root filesystem: %w", err)
 	}
 	defer tarStream.Close()
-	return Import(ctx, c, tarStream, opts.BaseRef(), opts.Progress)
+	return e.ImportImage(ctx, tarStream, opts.BaseRef(), baseChanges, opts.Progress)
 }
 
 // removeStaleBaseDirs removes what a killed MakeBase left behind: its

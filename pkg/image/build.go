@@ -11,9 +11,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/pkg/jsonmessage"
 
 	sandboximage "github.com/sablebox/sablebox/sandbox-image"
 )
@@ -29,11 +26,17 @@ const (
 	OfflineBaseRepo = "sablebox/base"
 )
 
-// DockerClient is the subset of the Docker Engine API client this package
-// uses. *client.Client satisfies it.
-type DockerClient interface {
-	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
-	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
+// Engine is what the image commands need from a container engine.
+type Engine interface {
+	// BuildImage builds the Dockerfile at the root of files as tag, with
+	// build args, no network, and intermediate containers removed.
+	BuildImage(ctx context.Context, files fs.FS, tag string, args, labels map[string]string, p Progress) error
+	// ImportImage imports a root filesystem tar stream as ref, applying
+	// Dockerfile-style changes.
+	ImportImage(ctx context.Context, rootfs io.Reader, ref string, changes []string, p Progress) error
+	// Flag is how users name this engine on the command line, for hints
+	// ("" for the default engine, "--runtime podman" otherwise).
+	Flag() string
 }
 
 // Progress is where build and import progress goes.
@@ -46,12 +49,12 @@ type Progress struct {
 	FD       uintptr
 }
 
-func (p Progress) display(stream io.Reader) error {
-	out := p.Out
-	if out == nil {
-		out = io.Discard
+// Writer returns Out, or io.Discard.
+func (p Progress) Writer() io.Writer {
+	if p.Out == nil {
+		return io.Discard
 	}
-	return jsonmessage.DisplayJSONMessagesStream(stream, out, p.FD, p.Terminal, nil)
+	return p.Out
 }
 
 // BuildOptions says what Build makes.
@@ -66,57 +69,46 @@ type BuildOptions struct {
 
 // Build builds the sandbox image from the embedded Dockerfile. The build
 // has no network: everything comes from the base image.
-func Build(ctx context.Context, c DockerClient, opts BuildOptions) error {
+func Build(ctx context.Context, e Engine, opts BuildOptions) error {
 	if opts.Tag == "" {
 		opts.Tag = DefaultTag
 	}
 	if opts.Base == "" {
 		opts.Base = DefaultBase
 	}
-	buildCtx, err := ContextTar()
+	err := e.BuildImage(ctx, sandboximage.Files, opts.Tag,
+		map[string]string{"BASE_IMAGE": opts.Base}, map[string]string{"io.sablebox.base": opts.Base}, opts.Progress)
 	if err != nil {
-		return err
-	}
-	base := opts.Base
-	resp, err := c.ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
-		Tags:        []string{opts.Tag},
-		BuildArgs:   map[string]*string{"BASE_IMAGE": &base},
-		Remove:      true,
-		ForceRemove: true,
-		NetworkMode: "none",
-		Labels:      map[string]string{"io.sablebox.base": opts.Base},
-	})
-	if err != nil {
-		return fmt.Errorf("build %s: %w", opts.Tag, err)
-	}
-	defer resp.Body.Close()
-	if err := opts.Progress.display(resp.Body); err != nil {
-		return buildError(opts, err)
+		return buildError(e, opts, err)
 	}
 	return nil
 }
 
-func buildError(opts BuildOptions, err error) error {
+func buildError(e Engine, opts BuildOptions, err error) error {
 	msg := err.Error()
 	if cerrdefs.IsNotFound(err) || strings.Contains(msg, "pull access denied") ||
 		strings.Contains(msg, "not found") || strings.Contains(msg, "failed to resolve") ||
-		strings.Contains(msg, "dial tcp") || strings.Contains(msg, "lookup ") {
+		strings.Contains(msg, "dial tcp") || strings.Contains(msg, "lookup ") || strings.Contains(msg, "image not known") {
+		flag := e.Flag()
+		if flag != "" {
+			flag = " " + flag
+		}
 		return fmt.Errorf("build %s: base image %s is not available (%v): with no registry, run "+
-			"`sablebox image base --debian bookworm`, then `sablebox image build --base %s:bookworm`",
-			opts.Tag, opts.Base, err, OfflineBaseRepo)
+			"`sablebox image base%s --debian bookworm`, then `sablebox image build%s --base %s:bookworm`",
+			opts.Tag, opts.Base, err, flag, flag, OfflineBaseRepo)
 	}
 	return fmt.Errorf("build %s: %w", opts.Tag, err)
 }
 
-// ContextTar returns the embedded build context as a tar stream.
-func ContextTar() (io.Reader, error) {
+// ContextTar returns files as a tar stream: a build context.
+func ContextTar(files fs.FS) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	err := fs.WalkDir(sandboximage.Files, ".", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := fs.ReadFile(sandboximage.Files, path)
+		data, err := fs.ReadFile(files, path)
 		if err != nil {
 			return err
 		}
@@ -136,18 +128,5 @@ func ContextTar() (io.Reader, error) {
 	return &buf, nil
 }
 
-// Import imports a root filesystem tar stream as image ref.
-func Import(ctx context.Context, c DockerClient, rootfs io.Reader, ref string, p Progress) error {
-	out, err := c.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{
-		Changes: []string{`CMD ["python3"]`, "ENV LANG=C.UTF-8"},
-		Message: "sablebox offline base",
-	})
-	if err != nil {
-		return fmt.Errorf("import %s: %w", ref, err)
-	}
-	defer out.Close()
-	if err := p.display(out); err != nil {
-		return fmt.Errorf("import %s: %w", ref, err)
-	}
-	return nil
-}
+// baseChanges are applied to an imported base image.
+var baseChanges = []string{`CMD ["python3"]`, "ENV LANG=C.UTF-8"}

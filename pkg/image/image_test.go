@@ -14,10 +14,11 @@ import (
 	sbimage "github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+	sandboximage "github.com/sablebox/sablebox/sandbox-image"
 )
 
 func TestContextTarHoldsTheDockerfile(t *testing.T) {
-	r, err := sbimage.ContextTar()
+	r, err := sbimage.ContextTar(sandboximage.Files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestBuildMakesANonRootImage(t *testing.T) {
 	ctx := context.Background()
 	tag := "sablebox/sandbox:test-build"
 	var log bytes.Buffer
-	if err := sbimage.Build(ctx, c, sbimage.BuildOptions{Tag: tag, Base: base, Progress: sbimage.Progress{Out: &log}}); err != nil {
+	if err := sbimage.Build(ctx, sbimage.Docker{Client: c}, sbimage.BuildOptions{Tag: tag, Base: base, Progress: sbimage.Progress{Out: &log}}); err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
 	}
 	t.Cleanup(func() { _, _ = c.ImageRemove(ctx, tag, image.RemoveOptions{}) })
@@ -79,7 +80,7 @@ func TestBuildMakesANonRootImage(t *testing.T) {
 
 func TestBuildOnAMissingBaseSaysWhatToDo(t *testing.T) {
 	c, _ := engine(t)
-	err := sbimage.Build(context.Background(), c, sbimage.BuildOptions{Tag: "sablebox/never:x", Base: "sablebox/absent-base:0"})
+	err := sbimage.Build(context.Background(), sbimage.Docker{Client: c}, sbimage.BuildOptions{Tag: "sablebox/never:x", Base: "sablebox/absent-base:0"})
 	if err == nil || !strings.Contains(err.Error(), "sablebox image base --debian bookworm") {
 		t.Fatalf("got %v", err)
 	}

@@ -56,10 +56,11 @@ type Runner struct {
 	opts Options
 	log  logrus.FieldLogger
 
-	mu       sync.Mutex
-	backends map[string]sandbox.Backend // opened so far, by name
-	chosen   sandbox.Backend            // auto's choice, once made
-	reaped   map[string]bool            // backends swept at first use
+	mu         sync.Mutex
+	backends   map[string]sandbox.Backend // opened so far, by name
+	chosen     sandbox.Backend            // auto's choice, once made
+	passedOver []string                   // why auto passed over the ones before it
+	reaped     map[string]bool            // backends swept at first use
 }
 
 // New returns a Runner. It contacts no engine until the first run.
@@ -133,7 +134,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*san
 	if err := fillSpec(spec, req); err != nil {
 		return nil, err
 	}
-	backend, err := r.backend(ctx)
+	backend, passedOver, err := r.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +151,9 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*san
 		}
 	}
 	if err != nil {
-		return &sandbox.Result{Backend: backend.Name()}, err
+		return &sandbox.Result{Backend: backend.Name(), PassedOver: passedOver}, err
 	}
+	res.PassedOver = passedOver
 	return res, nil
 }
 
@@ -242,7 +244,7 @@ func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbo
 		Image: spec.Image, Limits: spec.Limits,
 	}
 	if partial != nil {
-		res.Backend = partial.Backend
+		res.Backend, res.PassedOver = partial.Backend, partial.PassedOver
 	}
 	if spec.Seccomp != nil {
 		res.Seccomp = sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()}
@@ -276,15 +278,17 @@ func (r *Runner) open(c candidate) (sandbox.Backend, error) {
 	return b, nil
 }
 
-// backend returns the backend to run with: the one named, or auto's pick.
-func (r *Runner) backend(ctx context.Context) (sandbox.Backend, error) {
+// backend returns the backend to run with: the one named, or auto's pick
+// with why the ones before it were passed over.
+func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.opts.Runtime != "auto" {
-		return r.open(*r.find(r.opts.Runtime))
+		b, err := r.open(*r.find(r.opts.Runtime))
+		return b, nil, err
 	}
 	if r.chosen != nil {
-		return r.chosen, nil
+		return r.chosen, r.passedOver, nil
 	}
 	var reasons []string
 	for _, c := range candidates(r.opts, r.log) {
@@ -300,10 +304,10 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, error) {
 			r.log.WithField("backend", c.name).WithError(err).Debug("backend passed over")
 			continue
 		}
-		r.chosen = b
-		return b, nil
+		r.chosen, r.passedOver = b, reasons
+		return b, reasons, nil
 	}
-	return nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
+	return nil, nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
 		sandbox.ErrUnavailable, strings.Join(reasons, "; "))
 }
 

@@ -170,3 +170,24 @@ func TestConcurrentAutoRunsAreAudited(t *testing.T) {
 		t.Fatalf("audit file has %d lines, want %d (%v)", strings.Count(string(data), "\n"), runs, err)
 	}
 }
+
+// Auto passes over a backend that cannot run and says why, in the result.
+func TestAutoReportsWhatItPassedOver(t *testing.T) {
+	requireDocker(t)
+	r, err := New(Options{DockerHost: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
+	if err != nil {
+		// Nothing but Docker here: the error must still say why Docker was passed over.
+		if !strings.Contains(err.Error(), "docker: ") {
+			t.Fatalf("error does not say why docker was passed over: %v", err)
+		}
+		return
+	}
+	if len(res.PassedOver) == 0 || !strings.HasPrefix(res.PassedOver[0], "docker: ") || res.Backend == "docker" {
+		t.Fatalf("backend %s, passed over %v", res.Backend, res.PassedOver)
+	}
+}

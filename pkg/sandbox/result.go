@@ -77,8 +77,12 @@ type Result struct {
 	Seccomp ProfileRef `json:"seccomp"`
 	// Limits are the limits the run had.
 	Limits Limits `json:"limits"`
-	// Degraded lists protections that could not be applied on this host.
+	// Degraded lists protections that could not be applied on this host,
+	// or were applied differently (with how).
 	Degraded []string `json:"degraded,omitempty"`
+	// PassedOver lists, for automatic selection, the backends tried before
+	// Backend and why each could not be used ("docker: …").
+	PassedOver []string `json:"passed_over,omitempty"`
 }
 
 // ProfileRef names a seccomp profile by name and digest.

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 )
 
 func newImageCmd(a *app) *cobra.Command {
@@ -27,13 +27,13 @@ with none, first make an offline base with 'sablebox image base --debian bookwor
 and build with --base ` + image.OfflineBaseRepo + `:bookworm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.dockerClient()
+			e, done, err := a.imageEngine()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			b.Progress = a.progress()
-			if err := image.Build(cmd.Context(), c, b); err != nil {
+			if err := image.Build(cmd.Context(), e, b); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.streams.Err, "sablebox: built %s\n", b.Tag)
@@ -57,16 +57,20 @@ and its full standard library from a Debian mirror, and import it as
 			if o.Suite == "" {
 				return fmt.Errorf("say which Debian release: --debian bookworm")
 			}
-			c, err := a.dockerClient()
+			e, done, err := a.imageEngine()
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			o.Log, o.Progress = a.streams.Err, a.progress()
-			if err := image.MakeBase(cmd.Context(), c, o); err != nil {
+			if err := image.MakeBase(cmd.Context(), e, o); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.streams.Err, "sablebox: imported %s; next: sablebox image build --base %s\n", o.BaseRef(), o.BaseRef())
+			flag := e.Flag()
+			if flag != "" {
+				flag += " "
+			}
+			fmt.Fprintf(a.streams.Err, "sablebox: imported %s; next: sablebox image build %s--base %s\n", o.BaseRef(), flag, o.BaseRef())
 			return nil
 		},
 	}
@@ -79,16 +83,22 @@ and its full standard library from a Debian mirror, and import it as
 	return cmd
 }
 
-// dockerClient connects to the engine the image commands work on.
-func (a *app) dockerClient() (*client.Client, error) {
-	if rt := a.cfg.Runtime; rt != "auto" && rt != docker.Name {
-		return nil, fmt.Errorf("image commands work with --runtime docker in this version, not %q", rt)
+// imageEngine is the engine the image commands work on: Docker, or
+// Podman with --runtime podman. done releases it.
+func (a *app) imageEngine() (image.Engine, func(), error) {
+	switch rt := a.cfg.Runtime; rt {
+	case "auto", docker.Name:
+		c, err := docker.NewClient(a.cfg.DockerHost)
+		if err != nil {
+			return nil, nil, fmt.Errorf("docker client: %w", err)
+		}
+		return image.Docker{Client: c}, func() { c.Close() }, nil
+	case podman.Name:
+		e, err := podman.ImageEngine(a.cfg.PodmanSocket)
+		return e, func() {}, err
+	default:
+		return nil, nil, fmt.Errorf("image commands work with --runtime docker or podman, not %q", rt)
 	}
-	c, err := docker.NewClient(a.cfg.DockerHost)
-	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
-	}
-	return c, nil
 }
 
 // progress shows a live display on a terminal and plain lines otherwise.

@@ -108,3 +108,39 @@ func TestKillAfterExitIsNotAnError(t *testing.T) {
 		t.Fatalf("kill after exit: %v", err)
 	}
 }
+
+// A container whose owner is gone is reaped; one whose owner lives is not.
+func TestReapRemovesOrphans(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	ctx := context.Background()
+	conn, err := b.sharedConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := b.profilePath(seccomp.DefaultProfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(owner sandbox.Owner) string {
+		spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
+			Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+		runtime, _ := b.ociRuntime()
+		created, err := containers.CreateWithSpec(with(ctx, conn), specGenerator(spec, owner, b.now(), profile, runtime), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = remove(conn, created.ID) })
+		return spec.RunID
+	}
+	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	orphan, owned := mk(dead), mk(sandbox.CurrentOwner())
+	if _, err := b.Reap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.leftovers(ctx, orphan); n != 0 {
+		t.Error("orphaned container survived the reaper")
+	}
+	if n, _ := b.leftovers(ctx, owned); n != 1 {
+		t.Error("a live owner's container was reaped")
+	}
+}

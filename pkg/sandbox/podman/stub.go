@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -18,7 +19,14 @@ type Options struct {
 	Logger     logrus.FieldLogger
 }
 
+// ImageEngine fails: this binary was built without the Podman bindings.
+func ImageEngine(string) (image.Engine, error) {
+	return nil, errNoBindings
+}
+
+var errNoBindings = fmt.Errorf("%w: this sablebox was built without Podman support (build it with `make build`, which sets the tags the Podman bindings need)", sandbox.ErrUnavailable)
+
 // New fails: this binary was built without the Podman bindings.
 func New(Options) (sandbox.Backend, error) {
-	return nil, fmt.Errorf("%w: this sablebox was built without Podman support (build it with `make build`, which sets the tags the Podman bindings need)", sandbox.ErrUnavailable)
+	return nil, errNoBindings
 }
