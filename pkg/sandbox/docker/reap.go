@@ -2,13 +2,13 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Reap removes sablebox containers whose owner is gone or whose deadline
@@ -23,21 +23,9 @@ func (b *Backend) Reap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list sablebox containers: %w", err)
 	}
-	var errs []error
-	reaped := 0
-	now := b.now()
-	for _, c := range list {
-		orphaned, why := b.owner.Orphaned(c.Labels, now)
-		if !orphaned {
-			continue
-		}
-		if err := b.remove(c.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		reaped++
-		b.log.WithField("container", c.ID[:12]).WithField("run", c.Labels[sandbox.LabelRun]).
-			Infof("reaped leftover container: %s", why)
+	leftovers := make([]engine.Leftover, len(list))
+	for i, c := range list {
+		leftovers[i] = engine.Leftover{ID: c.ID, Labels: c.Labels}
 	}
-	return reaped, errors.Join(errs...)
+	return engine.Reap(leftovers, b.owner, b.now(), b.remove, b.log)
 }

@@ -18,17 +18,8 @@ import (
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	if spec.Image == "" {
-		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
-	}
 	spec, degraded := b.adjust(spec)
-	res, err := b.createAndRun(ctx, spec)
-	if err != nil && ctx.Err() != nil {
-		res, err = engine.CancelledResult(ctx, spec, Name), nil
-	}
+	res, err := engine.Run(ctx, spec, Name, b.createAndRun)
 	if res != nil {
 		res.Degraded = append(res.Degraded, degraded...)
 	}

@@ -4,9 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
@@ -108,4 +111,57 @@ func CancelledResult(ctx context.Context, spec *sandbox.Spec, backend string) *s
 
 func cancelReason(ctx context.Context) string {
 	return "cancelled: " + context.Cause(ctx).Error()
+}
+
+// Run validates spec, which must name an image, and runs it with run. A
+// cancel that strikes before the tool could start gives the same killed
+// Result as one after, not an error.
+func Run(ctx context.Context, spec *sandbox.Spec, backend string,
+	run func(context.Context, *sandbox.Spec) (*sandbox.Result, error)) (*sandbox.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Image == "" {
+		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
+	}
+	res, err := run(ctx, spec)
+	if err != nil && ctx.Err() != nil {
+		return CancelledResult(ctx, spec, backend), nil
+	}
+	return res, err
+}
+
+// Leftover is a labelled container an engine lists.
+type Leftover struct {
+	ID     string
+	Labels map[string]string
+}
+
+// Reap removes the leftovers that owner judges orphaned at now (see
+// sandbox.Owner.Orphaned), and returns how many it removed. It goes on
+// past a failed removal and returns every error.
+func Reap(leftovers []Leftover, owner sandbox.Owner, now time.Time, remove func(id string) error, log logrus.FieldLogger) (int, error) {
+	var errs []error
+	reaped := 0
+	for _, c := range leftovers {
+		orphaned, why := owner.Orphaned(c.Labels, now)
+		if !orphaned {
+			continue
+		}
+		if err := remove(c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reaped++
+		log.WithField("container", shortID(c.ID)).WithField("run", c.Labels[sandbox.LabelRun]).
+			Infof("reaped leftover container: %s", why)
+	}
+	return reaped, errors.Join(errs...)
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

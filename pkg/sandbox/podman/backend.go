@@ -259,23 +259,11 @@ func (b *Backend) Reap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list sablebox containers: %w", err)
 	}
-	var errs []error
-	reaped := 0
-	now := b.now()
-	for _, c := range list {
-		orphaned, why := b.owner.Orphaned(c.Labels, now)
-		if !orphaned {
-			continue
-		}
-		if err := remove(conn, c.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		reaped++
-		b.log.WithField("container", shortID(c.ID)).WithField("run", c.Labels[sandbox.LabelRun]).
-			Infof("reaped leftover container: %s", why)
+	leftovers := make([]engine.Leftover, len(list))
+	for i, c := range list {
+		leftovers[i] = engine.Leftover{ID: c.ID, Labels: c.Labels}
 	}
-	return reaped, errors.Join(errs...)
+	return engine.Reap(leftovers, b.owner, b.now(), func(id string) error { return remove(conn, id) }, b.log)
 }
 
 // Close drops the shared connection.
@@ -284,13 +272,6 @@ func (b *Backend) Close() error {
 	defer b.mu.Unlock()
 	b.shared = nil
 	return nil
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // isNotFound and isConflict read the service's HTTP status from an error.

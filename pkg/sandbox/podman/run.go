@@ -27,17 +27,7 @@ import (
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	if s.Image == "" {
-		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
-	}
-	res, err := b.createAndRun(ctx, s)
-	if err != nil && ctx.Err() != nil {
-		return engine.CancelledResult(ctx, s, Name), nil
-	}
-	return res, err
+	return engine.Run(ctx, s, Name, b.createAndRun)
 }
 
 func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
