@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,14 +59,31 @@ func leftovers(c docker.Client) func(ctx context.Context, runID string) (int, er
 	}
 }
 
+// exceptions are the behaviours that cannot hold on Docker, and why.
+var exceptions = map[string]string{
+	"output directory is noexec": docker.OutputExecNote + "; each such run says so in Result.Degraded",
+}
+
 func TestConformance(t *testing.T) {
 	b, c := newBackend(t)
 	sandboxtest.Run(t, sandboxtest.Config{
-		Backend:   b,
-		Image:     testImage(),
-		Seccomp:   seccomp.DefaultProfile(),
-		Leftovers: leftovers(c),
+		Backend:    b,
+		Image:      testImage(),
+		Seccomp:    seccomp.DefaultProfile(),
+		Leftovers:  leftovers(c),
+		Exceptions: exceptions,
 	})
+}
+
+// Docker's one exception is reported on every run it concerns.
+func TestOutputExecIsReported(t *testing.T) {
+	b, _ := newBackend(t)
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"}, Output: t.TempDir(),
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	res, err := b.Run(context.Background(), spec)
+	if err != nil || !slices.Contains(res.Degraded, docker.OutputExecNote) {
+		t.Fatalf("degraded %v, err %v", res.Degraded, err)
+	}
 }
 
 // The same table under gVisor: Docker with the runsc OCI runtime.
@@ -77,10 +95,11 @@ func TestConformanceRunsc(t *testing.T) {
 	}
 	sandboxtest.SkipUnlessRequired(t, "runsc", err)
 	sandboxtest.Run(t, sandboxtest.Config{
-		Backend:   b,
-		Image:     testImage(),
-		Seccomp:   seccomp.DefaultProfile(),
-		Leftovers: leftovers(c),
+		Backend:    b,
+		Image:      testImage(),
+		Seccomp:    seccomp.DefaultProfile(),
+		Leftovers:  leftovers(c),
+		Exceptions: exceptions,
 	})
 }
 

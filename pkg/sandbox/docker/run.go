@@ -31,19 +31,27 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 // fork bomb kills the whole sandbox instead of being refused.
 const RunscMinPids = 128
 
-// adjust returns the spec the engine can run, and says what was changed.
-// Under runsc the host pids limit is raised to RunscMinPids, and the
-// tool's own bound moves to RLIMIT_NPROC, which gVisor enforces per
-// sandbox (not per host user, as the host kernel does).
+// OutputExecNote is the Result.Degraded entry of a Docker run with an
+// output directory.
+const OutputExecNote = "output: /output allows exec on Docker (the Engine API cannot mount a bind noexec); /tmp and the home dir stay noexec"
+
+// adjust returns the spec the engine can run, and says what differs from
+// what was asked. Under runsc the host pids limit is raised to
+// RunscMinPids, and the tool's own bound moves to RLIMIT_NPROC, which
+// gVisor enforces per sandbox (not per host user, as the host kernel does).
 func (b *Backend) adjust(spec *sandbox.Spec) (*sandbox.Spec, []string) {
+	var notes []string
+	if spec.Output != "" {
+		notes = append(notes, OutputExecNote)
+	}
 	if b.ociRuntime != "runsc" || spec.Limits.Pids >= RunscMinPids {
-		return spec, nil
+		return spec, notes
 	}
 	adjusted := *spec
 	adjusted.Limits.Pids = RunscMinPids
 	adjusted.Limits.NProc = uint64(spec.Limits.Pids)
-	return &adjusted, []string{fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
-		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, spec.Limits.Pids)}
+	return &adjusted, append(notes, fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
+		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, spec.Limits.Pids))
 }
 
 func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {

@@ -210,7 +210,7 @@ func specGenerator(s *sandbox.Spec, owner sandbox.Owner, now time.Time, profile,
 	}
 	if s.Output != "" {
 		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.OutputDir, Type: "bind", Source: s.Output,
-			Options: []string{"rw", "rbind", "rprivate", "nosuid", "nodev"}})
+			Options: []string{"rw", "rbind", "rprivate", "noexec", "nosuid", "nodev"}})
 	}
 	if s.Tool != nil {
 		// An anonymous volume receives the tool through the archive API;

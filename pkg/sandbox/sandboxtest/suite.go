@@ -156,9 +156,10 @@ except OSError as e:
 		},
 		{
 			name: "root filesystem is read-only",
-			tool: tryWrite("/etc/sablebox-test", "/usr/bin/sablebox-test", "/sablebox-test"),
+			tool: tryWrite("/etc/sablebox-test", "/usr/bin/sablebox-test", "/sablebox-test", "/var/tmp/sablebox-test", "/run/sablebox-test"),
 			check: wantStatus(sandbox.StatusOK, 0,
-				"/etc/sablebox-test refused\n/usr/bin/sablebox-test refused\n/sablebox-test refused\n"),
+				"/etc/sablebox-test refused\n/usr/bin/sablebox-test refused\n/sablebox-test refused\n"+
+					"/var/tmp/sablebox-test refused\n/run/sablebox-test refused\n"),
 		},
 		{
 			name: "workspace is readable and read-only",
@@ -181,6 +182,27 @@ print(open("/workspace/input.txt").read().strip())
 				}
 			},
 			check: wantStatus(sandbox.StatusOK, 0, ""),
+		},
+		{
+			name: "output directory is noexec",
+			tool: `
+import os, subprocess
+p = "/output/x.sh"
+open(p, "w").write("#!/bin/sh\necho ran\n")
+os.chmod(p, 0o755)
+try:
+    subprocess.run([p], check=True, capture_output=True)
+    print("exec allowed")
+except PermissionError:
+    print("exec refused")
+`,
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Output = t.TempDir()
+				if err := os.Chmod(s.Output, 0o777); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: wantStatus(sandbox.StatusOK, 0, "exec refused\n"),
 		},
 		{
 			name: "tool file is read-only",
