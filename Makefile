@@ -4,9 +4,11 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/sablebox/sablebox/pkg/version.Version=$(VERSION)
 BIN      := bin/sablebox
 PKGS     := ./...
-# The Podman bindings need these tags; without them sablebox builds with a
-# Podman backend that reports itself unavailable.
-TAGS     := remote,exclude_graphdriver_btrfs,containers_image_openpgp
+# The Podman bindings need remote,exclude_graphdriver_btrfs,
+# containers_image_openpgp; the process sandbox's seccomp layer needs
+# seccomp (cgo and libseccomp-dev). Without them sablebox still builds, and
+# those parts report themselves unavailable.
+TAGS     := remote,exclude_graphdriver_btrfs,containers_image_openpgp,seccomp
 export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 
 .PHONY: all build test unit lint lint-mod profiles check-profiles bench demo prepare clean

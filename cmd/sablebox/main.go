@@ -8,9 +8,13 @@ import (
 	"syscall"
 
 	"github.com/sablebox/sablebox/cmd/sablebox/cli"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 )
 
 func main() {
+	// The process sandbox re-executes this binary for its stages: run the
+	// stage and never return when this process is one.
+	process.MaybeInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()

@@ -22,6 +22,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 )
 
@@ -29,6 +30,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	process.MaybeInit() // the in-process CLI may run the process sandbox, which re-executes this binary
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "sablebox-test-bin-")
 	if err != nil {

@@ -39,6 +39,7 @@ const (
 	KeyPodmanSock = "podman-socket"
 	KeyOCIRuntime = "oci-runtime"
 	KeySeccompDir = "podman-seccomp-dir"
+	KeyRequire    = "process-require"
 )
 
 // EnvPrefix prefixes the environment variables that set each key.
@@ -69,6 +70,9 @@ type Config struct {
 	OCIRuntime string
 	// PodmanSeccompDir is where Podman finds sablebox's seccomp profiles.
 	PodmanSeccompDir string
+	// ProcessRequire lists the layers a process-sandbox run must have (nil:
+	// the backend's default).
+	ProcessRequire []string
 }
 
 // SetDefaults registers every key's default in v.
@@ -127,7 +131,7 @@ func NewViper(file string) (*viper.Viper, error) {
 func checkKnownKeys(v *viper.Viper) error {
 	known := []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
 		KeyEnv, KeyImage, KeyJSON, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
-		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir}
+		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
 	for _, k := range v.AllKeys() {
 		if !slices.Contains(known, k) {
 			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(known, ", "))
@@ -154,6 +158,16 @@ func Load(v *viper.Viper) (*Config, error) {
 		PodmanSocket:     v.GetString(KeyPodmanSock),
 		OCIRuntime:       v.GetString(KeyOCIRuntime),
 		PodmanSeccompDir: v.GetString(KeySeccompDir),
+	}
+	if v.IsSet(KeyRequire) {
+		c.ProcessRequire = []string{}
+		for _, item := range v.GetStringSlice(KeyRequire) {
+			for _, l := range strings.Split(item, ",") { // flags and variables give "a,b"
+				if l = strings.TrimSpace(l); l != "" {
+					c.ProcessRequire = append(c.ProcessRequire, l)
+				}
+			}
+		}
 	}
 	if c.OCIRuntime != "" && !runtimeNameRE.MatchString(c.OCIRuntime) {
 		return nil, fmt.Errorf("%s %q: want a runtime name such as runc or runsc", KeyOCIRuntime, c.OCIRuntime)

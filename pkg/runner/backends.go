@@ -1,13 +1,12 @@
 package runner
 
 import (
-	"fmt"
-
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 )
 
 // candidate is a backend the runner can open, in auto-selection order.
@@ -28,13 +27,8 @@ func candidates(opts Options, log logrus.FieldLogger) []candidate {
 				URI: opts.PodmanSocket, OCIRuntime: opts.OCIRuntime, ProfileDir: opts.PodmanSeccompDir, Logger: log,
 			})
 		}},
-		{"process", notInThisVersion("process")},
-	}
-}
-
-func notInThisVersion(name string) func() (sandbox.Backend, error) {
-	return func() (sandbox.Backend, error) {
-		return nil, fmt.Errorf("%w: the %s backend is not in this version of sablebox; use --runtime docker",
-			sandbox.ErrUnavailable, name)
+		{process.Name, func() (sandbox.Backend, error) {
+			return process.New(process.Options{Require: opts.ProcessRequire, Logger: log})
+		}},
 	}
 }

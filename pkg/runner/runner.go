@@ -43,6 +43,9 @@ type Options struct {
 	// PodmanSeccompDir is where the Podman service reads profiles;
 	// podman.DefaultProfileDir() when empty.
 	PodmanSeccompDir string
+	// ProcessRequire lists the layers a process-sandbox run must have;
+	// process.DefaultRequire when nil.
+	ProcessRequire []string
 	// Seccomp is the syscall filter; sablebox's default profile when nil.
 	Seccomp *sandbox.SeccompProfile
 	// Audit receives one record per run; none are written when nil.

@@ -13,8 +13,14 @@ import (
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 )
+
+func TestMain(m *testing.M) {
+	process.MaybeInit() // auto may pick the process sandbox, which re-executes this binary
+	os.Exit(m.Run())
+}
 
 func TestFillSpec(t *testing.T) {
 	dir := t.TempDir()
@@ -106,7 +112,8 @@ func TestErrorsStillGiveAResult(t *testing.T) {
 }
 
 func TestAutoWithNothingUsableSaysWhy(t *testing.T) {
-	r, err := New(Options{DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock"})
+	r, err := New(Options{DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock",
+		ProcessRequire: []string{"no-such-layer"}})
 	if err != nil {
 		t.Fatal(err)
 	}

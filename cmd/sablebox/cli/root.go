@@ -16,6 +16,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/config"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 )
 
 // Streams are the standard streams a command uses; tests pass buffers.
@@ -110,6 +111,7 @@ sablebox.yaml in ., $XDG_CONFIG_HOME/sablebox or /etc/sablebox, in that order.`,
 	pf.String(config.KeyPodmanSock, "", "Podman service address (default: CONTAINER_HOST, /run/podman/podman.sock, $XDG_RUNTIME_DIR/podman/podman.sock)")
 	pf.String(config.KeyOCIRuntime, "", "OCI runtime for the containers, such as runsc for gVisor (default: the engine's)")
 	pf.String(config.KeySeccompDir, "", "where the Podman service reads sablebox's seccomp profiles (default /var/lib/sablebox/seccomp as root)")
+	pf.StringSlice(config.KeyRequire, nil, "layers a process-sandbox run must have, else it is refused (default rlimits,no_new_privs,seccomp; any of "+strings.Join(process.AllLayers, ",")+")")
 	pf.String(config.KeyRuntime, "auto", "sandbox backend: "+strings.Join(config.Runtimes, ", "))
 	pf.String(config.KeyImage, "", "sandbox image (default "+imageDefault+")")
 	pf.Bool(config.KeyJSON, false, "print one JSON object as the result")

@@ -59,6 +59,7 @@ func (a *app) runnerOptions() runner.Options {
 	return runner.Options{
 		Runtime: c.Runtime, Image: c.Image, Logger: a.log,
 		DockerHost: c.DockerHost, PodmanSocket: c.PodmanSocket, OCIRuntime: c.OCIRuntime, PodmanSeccompDir: c.PodmanSeccompDir,
+		ProcessRequire: c.ProcessRequire,
 	}
 }
 

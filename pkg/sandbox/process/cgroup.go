@@ -1,0 +1,202 @@
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupRoot is where cgroups are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupParent names the directory under each hierarchy that holds
+// sablebox's per-run cgroups.
+const cgroupParent = "sablebox"
+
+// unified reports whether the host has the v2 hierarchy alone.
+func unified() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// cgroupUsable says why no per-run cgroup can be made here, or nil.
+func cgroupUsable() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (no delegated cgroup)")
+	}
+	if unified() {
+		data, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
+		if err != nil || !bytes.Contains(data, []byte("memory")) || !bytes.Contains(data, []byte("pids")) {
+			return errors.New("the memory or pids controller is not available")
+		}
+		return nil
+	}
+	for _, c := range []string{"memory", "pids"} {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, c, "cgroup.procs")); err != nil {
+			return fmt.Errorf("the %s controller is not mounted", c)
+		}
+	}
+	return nil
+}
+
+// cgroup is one run's cgroup, in one (v2) or two (v1: memory, pids)
+// hierarchies.
+type cgroup struct {
+	dirs []string // memory first
+	v2   bool
+}
+
+// newCgroup makes the run's cgroup with the memory (no swap) and pids
+// limits.
+func newCgroup(name string, memory, pids int64) (*cgroup, error) {
+	cg := &cgroup{v2: unified()}
+	if cg.v2 {
+		parent := filepath.Join(cgroupRoot, cgroupParent)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return nil, err
+		}
+		for _, dir := range []string{cgroupRoot, parent} {
+			_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
+		}
+		cg.dirs = []string{filepath.Join(parent, name)}
+	} else {
+		for _, c := range []string{"memory", "pids"} {
+			cg.dirs = append(cg.dirs, filepath.Join(cgroupRoot, c, cgroupParent, name))
+		}
+	}
+	for _, d := range cg.dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("make cgroup: %w", err)
+		}
+	}
+	var limits map[string]string
+	if cg.v2 {
+		limits = map[string]string{"memory.max": fmt.Sprint(memory), "memory.swap.max": "0", "pids.max": fmt.Sprint(pids)}
+	} else {
+		limits = map[string]string{"memory.limit_in_bytes": fmt.Sprint(memory), "pids.max": fmt.Sprint(pids)}
+	}
+	for file, value := range limits {
+		if err := cg.write(file, value); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("set cgroup limit %s: %w", file, err)
+		}
+	}
+	if !cg.v2 { // swap accounting may be off: then there is no swap to limit
+		_ = cg.write("memory.memsw.limit_in_bytes", fmt.Sprint(memory))
+	}
+	return cg, nil
+}
+
+// write writes value to file in whichever of the cgroup's dirs has it.
+func (cg *cgroup) write(file, value string) error {
+	for _, d := range cg.dirs {
+		p := filepath.Join(d, file)
+		if _, err := os.Stat(p); err == nil {
+			return os.WriteFile(p, []byte(value), 0)
+		}
+	}
+	return fmt.Errorf("no %s in %v", file, cg.dirs)
+}
+
+// add moves pid into the cgroup.
+func (cg *cgroup) add(pid int) error {
+	for _, d := range cg.dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// oomKilled reads the OOM-kill counter.
+func (cg *cgroup) oomKilled() bool {
+	file, key := "memory.oom_control", "oom_kill "
+	if cg.v2 {
+		file, key = "memory.events", "oom_kill "
+	}
+	data, err := os.ReadFile(filepath.Join(cg.dirs[0], file))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n > 0
+		}
+	}
+	return false
+}
+
+// kill sends SIGKILL to every process in the cgroup until it is empty.
+func (cg *cgroup) kill() {
+	if cg.v2 {
+		_ = os.WriteFile(filepath.Join(cg.dirs[0], "cgroup.kill"), []byte("1"), 0)
+	}
+	for try := 0; try < 100; try++ {
+		pids := cg.procs()
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (cg *cgroup) procs() []int {
+	var pids []int
+	for _, d := range cg.dirs {
+		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// remove kills what is left and removes the cgroup's directories.
+func (cg *cgroup) remove() error {
+	if cg == nil {
+		return nil
+	}
+	cg.kill()
+	var errs []error
+	for _, d := range cg.dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cgroupDirs lists the run cgroups under each hierarchy, by name.
+func cgroupDirs() map[string][]string {
+	out := map[string][]string{}
+	var parents []string
+	if unified() {
+		parents = []string{filepath.Join(cgroupRoot, cgroupParent)}
+	} else {
+		parents = []string{filepath.Join(cgroupRoot, "memory", cgroupParent), filepath.Join(cgroupRoot, "pids", cgroupParent)}
+	}
+	for _, p := range parents {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if e.IsDir() {
+				out[e.Name()] = append(out[e.Name()], filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,252 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// stageExec is stage 2: it applies the in-process restrictions to its
+// own (locked) thread, seccomp last, and execs the tool.
+func stageExec() {
+	// Every restriction below is per thread: all of them, and the exec,
+	// happen on this one.
+	runtime.LockOSThread()
+	debug.SetGCPercent(-1) // no collector at work while the limits tighten
+	cfg := readConfig()
+	if err := restrictAndExec(cfg); err != nil {
+		failStage(err)
+	}
+}
+
+func restrictAndExec(cfg stageConfig) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("pdeathsig: %w", err)
+	}
+	argv0, err := lookPath(cfg.Argv[0], cfg.Env)
+	if err != nil {
+		return err
+	}
+	var fprog *unix.SockFprog
+	if cfg.Has[LayerSeccomp] {
+		bpf, err := compileSeccomp(cfg.Seccomp)
+		if err == nil {
+			fprog, err = bpfProgram(bpf)
+		}
+		if err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	final, err := newFinalStep(argv0, cfg.Argv, cfg.Env, fprog)
+	if err != nil {
+		return err
+	}
+	if cfg.DropToUID {
+		if err := dropToSandboxUser(); err != nil {
+			return err
+		}
+	} else if cfg.Has[LayerUserNS] && os.Geteuid() == 0 {
+		// Uid 0 inside the namespace is not mapped; nothing to do.
+	}
+	if cfg.Has[LayerUserNS] {
+		_ = unix.Setgroups(nil) // allowed where the parent enabled setgroups (root)
+	}
+	if err := unix.Chdir(cfg.Paths.Workspace); err != nil {
+		if err := unix.Chdir(cfg.Paths.Tmp); err != nil {
+			return fmt.Errorf("chdir: %w", err)
+		}
+	}
+	// Close everything inherited except the error pipe, which closes on exec.
+	if err := unix.CloseRange(configFD, configFD, 0); err != nil && !errors.Is(err, unix.EBADF) {
+		return err
+	}
+	if err := unix.CloseRange(errorFD+1, ^uint(0), 0); err != nil {
+		return fmt.Errorf("close inherited descriptors: %w", err)
+	}
+	unix.CloseOnExec(errorFD)
+	if cfg.Has[LayerNoNewPrivs] {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	if cfg.Has[LayerLandlock] {
+		if err := landlockRestrict(cfg); err != nil {
+			return fmt.Errorf("landlock: %w", err)
+		}
+	}
+	// The rlimits come late, and those that could stop this Go program
+	// itself (address space, processes) in the final raw step with the
+	// seccomp program, right before the exec.
+	if cfg.Has[LayerRlimits] {
+		if err := setRlimits(cfg, final); err != nil {
+			return fmt.Errorf("rlimits: %w", err)
+		}
+	}
+	if err := final.run(); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Argv[0], err)
+	}
+	return nil
+}
+
+// lookPath finds file on the PATH in env.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found on the sandbox's PATH (%s)", file, path)
+}
+
+// setRlimits bounds CPU time, core dumps, open files and file size now,
+// and leaves memory (where no cgroup does) and processes to final.
+func setRlimits(cfg stageConfig, final *finalStep) error {
+	l := cfg.Limits
+	cpu := uint64((l.Timeout + time.Second - 1) / time.Second) // CPU time never exceeds wall time
+	limits := map[int]uint64{
+		unix.RLIMIT_CPU:    cpu + 1,
+		unix.RLIMIT_CORE:   0,
+		unix.RLIMIT_NOFILE: l.NoFile,
+		unix.RLIMIT_FSIZE:  uint64(l.TmpBytes),
+	}
+	for res, v := range limits {
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v}); err != nil {
+			return fmt.Errorf("resource %d: %w", res, err)
+		}
+	}
+	if !cfg.Has[LayerCgroup] {
+		final.rlimits[unix.RLIMIT_AS] = &unix.Rlimit{Cur: uint64(l.MemoryBytes), Max: uint64(l.MemoryBytes)}
+	}
+	nproc, err := nprocLimit(l.Pids)
+	if err != nil {
+		return err
+	}
+	final.rlimits[unix.RLIMIT_NPROC] = &unix.Rlimit{Cur: nproc, Max: nproc}
+	return nil
+}
+
+// nprocLimit is RLIMIT_NPROC for a tool bounded at pids processes and
+// threads. The limit counts every task of the user (in the user namespace,
+// when there is one), so stage 1's threads are added.
+func nprocLimit(pids int64) (uint64, error) {
+	stage1, err := threads(os.Getppid())
+	if err != nil {
+		return 0, err
+	}
+	return uint64(stage1) + uint64(pids), nil
+}
+
+// threads reads how many threads process pid has.
+func threads(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			var n int
+			_, err := fmt.Sscan(v, &n)
+			return n, err
+		}
+	}
+	return 0, errors.New("no thread count in /proc status")
+}
+
+// dropToSandboxUser becomes uid and gid 1000 with no supplementary groups.
+func dropToSandboxUser() error {
+	if err := unix.Setgroups(nil); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := unix.Setresgid(sandbox.GID, sandbox.GID, sandbox.GID); err != nil {
+		return fmt.Errorf("setresgid: %w", err)
+	}
+	if err := unix.Setresuid(sandbox.UID, sandbox.UID, sandbox.UID); err != nil {
+		return fmt.Errorf("setresuid: %w", err)
+	}
+	return nil
+}
+
+// dropCapabilities empties the bounding, ambient, effective, permitted and
+// inheritable sets of this thread.
+func dropCapabilities() error {
+	for c := 0; c <= 63; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("drop bounding capability %d: %w", c, err)
+		}
+	}
+	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("drop capabilities: %w", err)
+	}
+	return nil
+}
+
+// landlockRestrict lets the tool read only what it needs and write only
+// its own dirs.
+func landlockRestrict(cfg stageConfig) error {
+	p := cfg.Paths
+	ro := []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", p.Tool}
+	for inside := range cfg.Binds {
+		ro = append(ro, inside)
+	}
+	if p.Workspace != "" {
+		ro = append(ro, p.Workspace)
+	}
+	rw := []string{p.Tmp, p.Home}
+	if p.Output != "" {
+		rw = append(rw, p.Output)
+	}
+	if cfg.Has[LayerMountNS] {
+		rw = append(rw, "/dev/shm")
+	}
+	etc := []string{"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/passwd", "/etc/group",
+		"/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/mime.types"}
+	rules := []landlock.Rule{
+		landlock.RODirs(ro...).IgnoreIfMissing(),
+		landlock.RODirs("/etc/ld.so.conf.d", "/etc/ssl", "/etc/python3", "/etc/alternatives").IgnoreIfMissing(),
+		landlock.ROFiles(etc...).IgnoreIfMissing(),
+		landlock.RODirs("/proc", "/sys").IgnoreIfMissing(),
+		landlock.RWDirs(rw...),
+		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full").IgnoreIfMissing(),
+		landlock.ROFiles("/dev/random", "/dev/urandom").IgnoreIfMissing(),
+	}
+	fd, flags, err := landlock.V5.BestEffort().NewRulesetFD(rules...)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		return errors.New("nothing to enforce: Landlock is unavailable")
+	}
+	defer unix.Close(fd)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	return llsyscall.LandlockRestrictSelf(fd, flags)
+}

@@ -1,0 +1,61 @@
+package process
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// stageInit is stage 1: pid 1 of the new pid namespace. It builds the new
+// root, starts stage 2, reaps every child, and exits with the tool's
+// status (128+signal when a signal ended it).
+func stageInit() {
+	cfg := readConfig()
+	if cfg.Has[LayerMountNS] {
+		if err := buildRoot(cfg); err != nil {
+			failStage(fmt.Errorf("build the sandbox root: %w", err))
+		}
+	}
+	if cfg.Has[LayerMountNS] && cfg.Has[LayerNetNS] {
+		_ = unix.Sethostname([]byte("sablebox"))
+	}
+	data, _ := json.Marshal(cfg)
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		failStage(err)
+	}
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{execArg}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{cfgR, os.NewFile(errorFD, "errors")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		failStage(fmt.Errorf("start stage 2: %w", err))
+	}
+	cfgR.Close()
+	_, _ = cfgW.Write(data)
+	cfgW.Close()
+
+	// Reap everything; leave with the tool's status.
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			failStage(fmt.Errorf("wait for the tool: %w", err))
+		}
+		if pid != cmd.Process.Pid {
+			continue
+		}
+		if ws.Signaled() {
+			os.Exit(128 + int(ws.Signal()))
+		}
+		os.Exit(ws.ExitStatus())
+	}
+}
