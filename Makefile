@@ -1,4 +1,5 @@
 # sablebox — build, test, lint, regenerate, benchmark.
+SHELL    := /bin/bash
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/sablebox/sablebox/pkg/version.Version=$(VERSION)
@@ -11,7 +12,7 @@ PKGS     := ./...
 TAGS     := remote,exclude_graphdriver_btrfs,containers_image_openpgp,seccomp
 export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 
-.PHONY: all build test unit lint lint-mod profiles check-profiles bench demo prepare clean
+.PHONY: all build test test-unprivileged unit lint lint-mod profiles bench demo deps prepare clean
 
 all: build
 
@@ -20,6 +21,15 @@ build: ## build bin/sablebox
 
 test: build ## all tests; integration tests skip without an engine unless SABLEBOX_REQUIRE names it
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+UNPRIVILEGED ?= 65534
+test-unprivileged: ## the process sandbox's suite again, as an unprivileged user (run as root)
+	@dir=$$(mktemp -d /tmp/sablebox-unpriv-XXXXXX); trap 'rm -rf "$$dir"' EXIT; chmod 755 "$$dir"; \
+	$(GO) test -c -o "$$dir/process.test" ./pkg/sandbox/process && \
+	cd /tmp && setpriv --reuid=$(UNPRIVILEGED) --regid=$(UNPRIVILEGED) --clear-groups \
+		env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp SABLEBOX_REQUIRE=$(SABLEBOX_REQUIRE) \
+		"$$dir/process.test" -test.count=1 -test.timeout=10m -test.v | grep -E '^(--- |=== NAME|PASS|FAIL|ok)|SKIP|suite.go|_test.go' ; \
+	exit $${PIPESTATUS[0]}
 
 unit: ## tests that need no engine
 	$(GO) test -short -count=1 $(PKGS)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,25 @@ type Backend struct {
 	log   logrus.FieldLogger
 	owner sandbox.Owner
 	now   func() time.Time
+
+	mu       sync.Mutex
+	compiled map[string][]byte // seccomp programs by profile digest
+}
+
+// bpf returns profile p compiled to a BPF program, compiling it once.
+func (b *Backend) bpf(p *sandbox.SeccompProfile) ([]byte, error) {
+	sum := p.SHA256()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if prog, ok := b.compiled[sum]; ok {
+		return prog, nil
+	}
+	prog, err := compileSeccomp(p.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("%w: seccomp: %v", sandbox.ErrUnavailable, err)
+	}
+	b.compiled[sum] = prog
+	return prog, nil
 }
 
 var _ sandbox.Backend = (*Backend)(nil)
@@ -61,7 +81,7 @@ func New(opts Options) (*Backend, error) {
 		quiet.SetOutput(io.Discard)
 		log = quiet
 	}
-	return &Backend{opts: opts, log: log, owner: sandbox.CurrentOwner(), now: time.Now}, nil
+	return &Backend{opts: opts, log: log, owner: sandbox.CurrentOwner(), now: time.Now, compiled: map[string][]byte{}}, nil
 }
 
 // Name returns "process".
@@ -180,7 +200,7 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 		Has: p.has, Root: filepath.Join(dir, "root"), Binds: map[string]string{},
 		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace, Output: spec.Output,
 		HostTmp: filepath.Join(dir, "tmp"), HostHome: filepath.Join(dir, "home"),
-		Limits: spec.Limits, Seccomp: spec.Seccomp.JSON,
+		Limits:    spec.Limits,
 		DropToUID: os.Geteuid() == 0 && !p.has[LayerUserNS],
 		// As root, the host paths may not be searchable by the sandbox
 		// user: hand over detached copies of their mounts instead (which
@@ -199,6 +219,13 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 				return cfg, err
 			}
 		}
+	}
+	if p.has[LayerSeccomp] {
+		prog, err := b.bpf(spec.Seccomp)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.SeccompBPF = prog
 	}
 	if p.has[LayerMountNS] {
 		cfg.Paths = nsPaths
@@ -283,7 +310,7 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 	}
 	cmd.SysProcAttr = sysProcAttr(p)
 	cmd.WaitDelay = engine.DrainTimeout
-	started := time.Now()
+	begun := time.Now()
 	err = cmd.Start()
 	cfgR.Close()
 	errW.Close()
@@ -329,12 +356,26 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 		killAll()
 		<-exited
 	}
-	res.Duration = time.Since(started)
+	res.Duration = time.Since(begun)
 	killAll() // nothing outlives the run, whatever it forked
 	res.Stdout, res.Stderr = stdout.Output(), stderr.Output()
 
-	if msg, _ := io.ReadAll(io.LimitReader(errR, 4096)); len(msg) > 0 && res.Status == "" {
-		return nil, fmt.Errorf("%w: the process sandbox could not be set up here: %s", sandbox.ErrUnavailable, msg)
+	// The error pipe holds the exec mark when the tool started, then any
+	// failure of the last step; a failure of the setup alone; or nothing
+	// when a stage died.
+	msg, _ := io.ReadAll(io.LimitReader(errR, 4096))
+	started := len(msg) > 0 && msg[0] == execMark
+	if started {
+		msg = msg[1:]
+	}
+	if res.Status == "" {
+		switch {
+		case len(msg) > 0:
+			return nil, fmt.Errorf("%w: the process sandbox could not be set up here: %s", sandbox.ErrUnavailable, msg)
+		case !started:
+			return nil, fmt.Errorf("%w: the process sandbox's setup died (%s) before the tool started; stderr: %.300s",
+				sandbox.ErrUnavailable, cmd.ProcessState, stderr.Output().Data)
+		}
 	}
 	code := cmd.ProcessState.ExitCode()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

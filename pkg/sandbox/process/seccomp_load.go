@@ -66,6 +66,12 @@ func cStrings(ss []string) ([]*byte, error) {
 }
 
 func (f *finalStep) run() error {
+	// Tell the parent the tool is about to start: from here on, a failure
+	// is reported after this mark, and no mark means a stage died.
+	mark := []byte{execMark}
+	if _, _, e := unix.RawSyscall(unix.SYS_WRITE, errorFD, uintptr(unsafe.Pointer(&mark[0])), 1); e != 0 {
+		return fmt.Errorf("report exec: %w", e)
+	}
 	for res, lim := range f.rlimits {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(res), uintptr(unsafe.Pointer(lim)), 0, 0, 0); e != 0 {
 			return fmt.Errorf("rlimit %d: %w", res, e)

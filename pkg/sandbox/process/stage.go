@@ -28,6 +28,9 @@ const (
 	outputFD    = 6
 )
 
+// execMark is written on the error pipe right before the tool's exec.
+const execMark = '>'
+
 // stageConfig is what the parent tells the stages.
 type stageConfig struct {
 	// Has are the layers to apply; each must succeed or the run fails.
@@ -55,8 +58,8 @@ type stageConfig struct {
 	// DropToUID is set when sablebox runs as root without a user
 	// namespace: stage 2 changes to uid and gid 1000 before the exec.
 	DropToUID bool
-	// Seccomp is the profile, in Docker's JSON format.
-	Seccomp []byte
+	// SeccompBPF is the profile compiled to a BPF program by the parent.
+	SeccompBPF []byte
 }
 
 // paths are the places as the tool sees them.

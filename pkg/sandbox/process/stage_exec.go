@@ -41,11 +41,7 @@ func restrictAndExec(cfg stageConfig) error {
 	}
 	var fprog *unix.SockFprog
 	if cfg.Has[LayerSeccomp] {
-		bpf, err := compileSeccomp(cfg.Seccomp)
-		if err == nil {
-			fprog, err = bpfProgram(bpf)
-		}
-		if err != nil {
+		if fprog, err = bpfProgram(cfg.SeccompBPF); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
 		}
 	}
@@ -68,14 +64,11 @@ func restrictAndExec(cfg stageConfig) error {
 			return fmt.Errorf("chdir: %w", err)
 		}
 	}
-	// Close everything inherited except the error pipe, which closes on exec.
-	if err := unix.CloseRange(configFD, configFD, 0); err != nil && !errors.Is(err, unix.EBADF) {
-		return err
-	}
-	if err := unix.CloseRange(errorFD+1, ^uint(0), 0); err != nil {
+	// Everything inherited closes on exec. (Closing now could close the Go
+	// runtime's own descriptors, which reuse the numbers.)
+	if err := unix.CloseRange(configFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited descriptors: %w", err)
 	}
-	unix.CloseOnExec(errorFD)
 	if cfg.Has[LayerNoNewPrivs] {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
