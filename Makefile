@@ -16,7 +16,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 
 all: build
 
-build: ## build bin/sablebox
+build: ## build bin/sablebox (needs libseccomp-dev: make deps)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sablebox
 
 test: build ## all tests; integration tests skip without an engine unless SABLEBOX_REQUIRE names it
@@ -48,9 +48,13 @@ profiles: ## regenerate profiles/ from the Go tables
 bench: build ## sablebox run vs the plain docker run line, alternating; prints medians and ratio
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./cmd/sablebox/ -args -compare-runs=$${RUNS:-20}
 
-demo: build ## on a fresh machine: prepare the engine and image, then run a real tool
-	.ci/prepare
+demo: deps build ## run a real tool in the best sandbox here (no engine needed: the process sandbox)
 	$(BIN) run --workspace examples/data examples/wordcount.py < /dev/null
+
+deps: ## the C library the build needs (libseccomp); installs it when missing and root
+	@pkg-config --exists libseccomp 2>/dev/null || dpkg -s libseccomp-dev >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev >/dev/null; \
+		else echo "install libseccomp-dev (sudo apt-get install libseccomp-dev), then run make again" >&2; exit 1; fi; }
 
 prepare: ## install and start what sablebox needs (root)
 	.ci/prepare

@@ -229,6 +229,26 @@ func TestRunThroughPodman(t *testing.T) {
 	}
 }
 
+// With no container engine reachable, auto runs the tool in the process
+// sandbox and says why it passed over the engines: the README's first
+// command on a fresh machine.
+func TestAutoFallsBackToTheProcessSandbox(t *testing.T) {
+	isolate(t)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent-docker.sock")
+	t.Setenv("CONTAINER_HOST", "unix:///nonexistent-podman.sock")
+	got := sablebox(t, "a b a", "run", "--json", "--", "python3", "-c", "import sys; print(sys.stdin.read().count('a'))")
+	var res sandbox.Result
+	if err := json.Unmarshal([]byte(got.stdout), &res); err != nil {
+		t.Fatalf("%q: %v", got.stdout, err)
+	}
+	if res.Backend != "process" && got.code != 0 {
+		sandboxtest.SkipUnlessRequired(t, "process", fmt.Errorf("the process sandbox cannot run here: %s", res.Reason))
+	}
+	if got.code != 0 || res.Backend != "process" || res.Stdout.String() != "2\n" || len(res.PassedOver) != 2 {
+		t.Fatalf("exit %d, %+v", got.code, res)
+	}
+}
+
 // containersOf counts the containers of runs owned by pid.
 func containersOf(t *testing.T, c docker.Client, pid int) int {
 	t.Helper()
