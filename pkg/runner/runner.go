@@ -77,13 +77,7 @@ func New(opts Options) (*Runner, error) {
 	if opts.Seccomp == nil {
 		opts.Seccomp = seccomp.DefaultProfile()
 	}
-	log := opts.Logger
-	if log == nil {
-		quiet := logrus.New()
-		quiet.SetOutput(io.Discard)
-		log = quiet
-	}
-	r := &Runner{opts: opts, log: log, backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
+	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
 	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
 		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
 	}

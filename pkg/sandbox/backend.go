@@ -1,6 +1,11 @@
 package sandbox
 
-import "context"
+import (
+	"context"
+	"io"
+
+	"github.com/sirupsen/logrus"
+)
 
 // Backend runs one Spec in an isolated environment.
 //
@@ -63,4 +68,16 @@ type ImageBackend interface {
 	// ImagePresent returns nil when ref is on the engine, or an error that
 	// wraps ErrImageMissing and says how to get the image.
 	ImagePresent(ctx context.Context, ref string) error
+}
+
+// Logger returns l, or a logger that discards everything when l is nil:
+// library code logs only when its caller asks it to.
+func Logger(l logrus.FieldLogger) logrus.FieldLogger {
+	if l != nil {
+		return l
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	quiet.SetLevel(logrus.PanicLevel)
+	return quiet
 }

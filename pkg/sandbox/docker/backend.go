@@ -63,11 +63,7 @@ func New(host string, opts ...Option) (*Backend, error) {
 	for _, o := range opts {
 		o(b)
 	}
-	if b.log == nil {
-		quiet := logrus.New()
-		quiet.SetLevel(logrus.PanicLevel)
-		b.log = quiet
-	}
+	b.log = sandbox.Logger(b.log)
 	if b.client == nil {
 		c, err := NewClient(host)
 		if err != nil {

@@ -63,13 +63,7 @@ func newBackend(opts Options) *Backend {
 	if opts.ProfileDir == "" {
 		opts.ProfileDir = DefaultProfileDir()
 	}
-	log := opts.Logger
-	if log == nil {
-		quiet := logrus.New()
-		quiet.SetLevel(logrus.PanicLevel)
-		log = quiet
-	}
-	return &Backend{opts: opts, log: log, owner: sandbox.CurrentOwner(), now: time.Now, written: map[string]bool{}}
+	return &Backend{opts: opts, log: sandbox.Logger(opts.Logger), owner: sandbox.CurrentOwner(), now: time.Now, written: map[string]bool{}}
 }
 
 // Name returns "podman".

@@ -75,13 +75,7 @@ func New(opts Options) (*Backend, error) {
 			return nil, fmt.Errorf("%w: unknown process layer %q (known: %s)", sandbox.ErrInvalidSpec, r, strings.Join(AllLayers, ", "))
 		}
 	}
-	log := opts.Logger
-	if log == nil {
-		quiet := logrus.New()
-		quiet.SetOutput(io.Discard)
-		log = quiet
-	}
-	return &Backend{opts: opts, log: log, owner: sandbox.CurrentOwner(), now: time.Now, compiled: map[string][]byte{}}, nil
+	return &Backend{opts: opts, log: sandbox.Logger(opts.Logger), owner: sandbox.CurrentOwner(), now: time.Now, compiled: map[string][]byte{}}, nil
 }
 
 // Name returns "process".
