@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
 // stageInit is stage 1: pid 1 of the new pid namespace. It builds the new
@@ -31,12 +33,16 @@ func stageInit() {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{execArg}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{cfgR, os.NewFile(errorFD, "errors")}
+	errW := os.NewFile(errorFD, "errors")
+	cmd.ExtraFiles = []*os.File{cfgR, errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		failStage(fmt.Errorf("start stage 2: %w", err))
 	}
 	cfgR.Close()
+	// The error pipe is stage 2's now; the tool shares our uid and must not
+	// find a way to it through us.
+	errW.Close()
 	_, _ = cfgW.Write(data)
 	cfgW.Close()
 
@@ -48,7 +54,7 @@ func stageInit() {
 			continue
 		}
 		if err != nil {
-			failStage(fmt.Errorf("wait for the tool: %w", err))
+			os.Exit(sandbox.ExitError) // cannot happen while our child lives
 		}
 		if pid != cmd.Process.Pid {
 			continue
