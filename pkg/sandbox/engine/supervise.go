@@ -45,7 +45,7 @@ func Supervise(ctx context.Context, spec *sandbox.Spec, backend string, c Contai
 	err := c.Start(startCtx)
 	cancelStart()
 	if err != nil {
-		return nil, fmt.Errorf("start container: %w", err)
+		return nil, fmt.Errorf("start the sandbox: %w", err)
 	}
 	started := time.Now()
 

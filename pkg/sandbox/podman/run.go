@@ -33,10 +33,6 @@ func (b *Backend) Run(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, er
 func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
 	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
 	defer cancelSetup()
-	t0 := time.Now()
-	phase := func(name string) {
-		b.log.WithField("run", s.RunID).WithField("elapsed", time.Since(t0)).Debug(name)
-	}
 	profile, err := b.profilePath(s.Seccomp)
 	if err != nil {
 		return nil, err
@@ -55,12 +51,10 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 		return nil, b.createError(s.Image, profile, err)
 	}
 	id := created.ID
-	phase("created")
 	defer func() {
 		if err := remove(conn, id); err != nil {
 			b.log.WithField("run", s.RunID).WithError(err).Error("container left behind; the next run's reaper removes it")
 		}
-		phase("removed")
 	}()
 	if len(created.Warnings) > 0 {
 		return nil, fmt.Errorf("%w: the Podman service could not apply every protection: %s",
@@ -85,16 +79,13 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 	if err != nil {
 		return nil, err
 	}
-	phase("attached")
 	c := &podmanContainer{conn: conn, id: id}
 	if IsLocal(b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
 		c.watch = watchOOM(id)
 	}
 	defer c.watch.close()
-	res, err := engine.Supervise(ctx, s, Name, c, out)
-	phase("ended")
-	return res, err
+	return engine.Supervise(ctx, s, Name, c, out)
 }
 
 // attach attaches to the created container over a connection of its own

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,7 +72,7 @@ func New(opts Options) (*Backend, error) {
 		opts.Require = DefaultRequire
 	}
 	for _, r := range opts.Require {
-		if !contains(AllLayers, r) {
+		if !slices.Contains(AllLayers, r) {
 			return nil, fmt.Errorf("%w: unknown process layer %q (known: %s)", sandbox.ErrInvalidSpec, r, strings.Join(AllLayers, ", "))
 		}
 	}
@@ -193,7 +194,6 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 	cfg := stageConfig{
 		Has: p.has, Root: filepath.Join(dir, "root"), Binds: map[string]string{},
 		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace, Output: spec.Output,
-		HostTmp: filepath.Join(dir, "tmp"), HostHome: filepath.Join(dir, "home"),
 		Limits:    spec.Limits,
 		DropToUID: os.Geteuid() == 0 && !p.has[LayerUserNS],
 		// As root, the host paths may not be searchable by the sandbox
@@ -201,16 +201,31 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 		// open_tree makes for privileged callers only).
 		DetachedMounts: os.Geteuid() == 0 && p.has[LayerMountNS],
 	}
-	for _, d := range []string{cfg.Root, cfg.ToolDir, cfg.HostTmp, cfg.HostHome} {
+	// Without a mount namespace the tool's tmp and home are plain dirs here.
+	hostTmp, hostHome := filepath.Join(dir, "tmp"), filepath.Join(dir, "home")
+	for _, d := range []string{cfg.Root, cfg.ToolDir, hostTmp, hostHome} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return cfg, fmt.Errorf("run dir: %w", err)
 		}
 	}
-	// Without a user namespace, root hands the writable dirs to uid 1000.
-	if cfg.DropToUID {
-		for _, d := range []string{cfg.HostTmp, cfg.HostHome} {
-			if err := os.Chown(d, sandbox.UID, sandbox.GID); err != nil {
-				return cfg, err
+	if p.has[LayerMountNS] {
+		cfg.Paths = nsPaths
+		if spec.Output == "" {
+			cfg.Paths.Output = ""
+		}
+	} else {
+		cfg.Paths = paths{Tmp: hostTmp, Home: hostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: spec.Output}
+		if cfg.Paths.Workspace == "" {
+			cfg.Paths.Workspace = hostTmp
+		}
+		if err := os.Chmod(hostTmp, 0o1777); err != nil {
+			return cfg, err
+		}
+		if cfg.DropToUID { // root hands the writable dirs to uid 1000
+			for _, d := range []string{hostTmp, hostHome} {
+				if err := os.Chown(d, sandbox.UID, sandbox.GID); err != nil {
+					return cfg, err
+				}
 			}
 		}
 	}
@@ -220,22 +235,6 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 			return cfg, err
 		}
 		cfg.SeccompBPF = prog
-	}
-	if p.has[LayerMountNS] {
-		cfg.Paths = nsPaths
-	} else {
-		cfg.Paths = paths{Tmp: cfg.HostTmp, Home: cfg.HostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: spec.Output}
-		if err := os.Chmod(cfg.HostTmp, 0o1777); err != nil {
-			return cfg, err
-		}
-	}
-	if !p.has[LayerMountNS] && cfg.Paths.Workspace == "" {
-		cfg.Paths.Workspace = cfg.Paths.Tmp
-	} else if p.has[LayerMountNS] && spec.Workspace == "" {
-		cfg.Paths.Workspace = nsPaths.Workspace
-	}
-	if p.has[LayerMountNS] && spec.Output == "" {
-		cfg.Paths.Output = ""
 	}
 
 	pathEnv := "/usr/local/bin:/usr/bin:/bin"
@@ -262,7 +261,8 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 	return cfg, nil
 }
 
-// start runs stage 1 and supervises it to the end.
+// start runs stage 1 under engine.Supervise, the loop the container
+// backends share, and checks that the tool itself ran.
 func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg stageConfig, cg *cgroup) (*sandbox.Result, error) {
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -272,88 +272,53 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 	if err != nil {
 		return nil, err
 	}
+	defer cfgR.Close()
 	defer cfgW.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		cfgR.Close()
 		return nil, err
 	}
 	defer errR.Close()
+	defer errW.Close()
 
-	stdout, stderr := sandbox.NewCapture(spec.Limits.OutputBytes), sandbox.NewCapture(spec.Limits.OutputBytes)
+	out := engine.Output{
+		Stdout: sandbox.NewCapture(spec.Limits.OutputBytes), Stderr: sandbox.NewCapture(spec.Limits.OutputBytes),
+		// cmd.Wait has copied the output by the time it returns.
+		Drained: closedChan, Abort: func() {},
+	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{initArg}
 	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, out.Stdout, out.Stderr
 	cmd.ExtraFiles = []*os.File{cfgR, errW, nil, nil}
-	for i, dir := range []string{spec.Workspace, spec.Output} {
-		if dir == "" || !cfg.DetachedMounts {
-			continue
-		}
-		// A detached copy of the dir's mount, which stage 1 attaches in its
-		// own namespace: no path of ours needs to be searchable by it.
-		fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-		if err != nil {
-			cfgR.Close()
-			errW.Close()
-			return nil, fmt.Errorf("%w: open %s: %v", sandbox.ErrUnavailable, dir, err)
-		}
-		f := os.NewFile(uintptr(fd), dir)
-		defer f.Close()
-		cmd.ExtraFiles[2+i] = f
-	}
 	cmd.SysProcAttr = sysProcAttr(p)
 	cmd.WaitDelay = engine.DrainTimeout
-	begun := time.Now()
-	err = cmd.Start()
-	cfgR.Close()
-	errW.Close()
+	if cfg.DetachedMounts {
+		for i, dir := range []string{spec.Workspace, spec.Output} {
+			if dir == "" {
+				continue
+			}
+			// A detached copy of the dir's mount, which stage 1 attaches in
+			// its own namespace: no path of ours needs to be searchable by it.
+			fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+			if err != nil {
+				return nil, fmt.Errorf("%w: open %s: %v", sandbox.ErrUnavailable, dir, err)
+			}
+			f := os.NewFile(uintptr(fd), dir)
+			defer f.Close()
+			cmd.ExtraFiles[2+i] = f
+		}
+	}
+	c := &processContainer{cmd: cmd, cg: cg, config: data, cfgW: cfgW, childEnds: []*os.File{cfgR, errW}}
+	// Whatever happens from here (an error, a panic a caller recovers), the
+	// tree dies with the run and stage 1 is reaped.
+	defer c.cleanup()
+
+	res, err := engine.Supervise(ctx, spec, Name, c, out)
 	if err != nil {
-		return nil, fmt.Errorf("%w: start the sandbox: %v", sandbox.ErrUnavailable, err)
+		return nil, err
 	}
-	pid := cmd.Process.Pid
-	killAll := func() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)  // pid 1 of its namespace: takes it all down
-		_ = syscall.Kill(-pid, syscall.SIGKILL) // its session's process group
-		if cg != nil {
-			cg.kill() // and whatever escaped the group
-		}
-	}
-	if cg != nil {
-		if err := cg.add(pid); err != nil {
-			killAll()
-			_ = cmd.Wait()
-			return nil, err
-		}
-	}
-	// Stage 1 starts once it has its config: after it joined the cgroup.
-	if _, err := cfgW.Write(data); err != nil {
-		killAll()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("send stage config: %w", err)
-	}
-	cfgW.Close()
-
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	res := engine.NewResult(spec, Name)
-	timer := time.NewTimer(spec.Limits.Timeout)
-	defer timer.Stop()
-	select {
-	case <-exited:
-	case <-timer.C:
-		res.Status, res.Reason = sandbox.StatusTimeout, fmt.Sprintf("killed after the %v timeout", spec.Limits.Timeout)
-		killAll()
-		<-exited
-	case <-ctx.Done():
-		res.Status, res.Reason = sandbox.StatusKilled, "cancelled: "+context.Cause(ctx).Error()
-		killAll()
-		<-exited
-	}
-	res.Duration = time.Since(begun)
-	killAll() // nothing outlives the run, whatever it forked
-	res.Stdout, res.Stderr = stdout.Output(), stderr.Output()
-
+	c.killAll() // nothing outlives the run, whatever it forked
 	// The error pipe holds the exec mark when the tool started, then any
 	// failure of the last step; a failure of the setup alone; or nothing
 	// when a stage died.
@@ -362,25 +327,103 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 	if started {
 		msg = msg[1:]
 	}
-	if res.Status == "" {
+	if res.Status == sandbox.StatusOK || res.Status == sandbox.StatusFailed {
 		switch {
 		case len(msg) > 0:
 			return nil, fmt.Errorf("%w: the process sandbox could not be set up here: %s", sandbox.ErrUnavailable, msg)
 		case !started:
 			return nil, fmt.Errorf("%w: the process sandbox's setup died (%s) before the tool started; stderr: %.300s",
-				sandbox.ErrUnavailable, cmd.ProcessState, stderr.Output().Data)
+				sandbox.ErrUnavailable, cmd.ProcessState, res.Stderr.Data)
 		}
 	}
-	code := cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
-	if res.Status == "" && cg != nil && cg.oomKilled() {
-		res.Status = sandbox.StatusOOM
-		res.Reason = fmt.Sprintf("out of memory: the limit is %d MiB", spec.Limits.MemoryBytes>>20)
-	}
-	res.Finish(code)
 	return res, nil
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// processContainer drives stage 1 for engine.Supervise.
+type processContainer struct {
+	cmd       *exec.Cmd
+	cg        *cgroup
+	config    []byte
+	cfgW      *os.File
+	childEnds []*os.File // the pipe ends stage 1 holds, closed here once it runs
+	started   bool
+
+	waitOnce sync.Once // cmd.Wait, once: by Wait or by cleanup
+	waitErr  error
+}
+
+func (c *processContainer) wait() error {
+	c.waitOnce.Do(func() { c.waitErr = c.cmd.Wait() })
+	return c.waitErr
+}
+
+// cleanup kills the tree and reaps stage 1.
+func (c *processContainer) cleanup() {
+	c.killAll()
+	if c.started {
+		_ = c.wait()
+	}
+}
+
+// Start starts stage 1, puts it in the cgroup, then sends its config:
+// stage 1 waits for the config, so the tool starts inside the cgroup.
+func (c *processContainer) Start(context.Context) error {
+	err := c.cmd.Start()
+	for _, f := range c.childEnds {
+		f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
+	}
+	c.started = true
+	if c.cg != nil {
+		if err := c.cg.add(c.cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	if _, err := c.cfgW.Write(c.config); err != nil {
+		return fmt.Errorf("send stage config: %w", err)
+	}
+	return c.cfgW.Close()
+}
+
+// Wait waits for stage 1, which exits with the tool's status.
+func (c *processContainer) Wait(context.Context) (int, error) {
+	err := c.wait()
+	if c.cmd.ProcessState == nil {
+		return 0, fmt.Errorf("wait for the sandbox: %w", err)
+	}
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return c.cmd.ProcessState.ExitCode(), nil
+}
+
+// Kill kills the whole tree.
+func (c *processContainer) Kill(context.Context) error {
+	c.killAll()
+	return nil
+}
+
+// OOMKilled reads the cgroup's OOM counter; without a cgroup there is no
+// OOM kill (RLIMIT_AS makes allocations fail instead).
+func (c *processContainer) OOMKilled(context.Context) (bool, error) {
+	return c.cg != nil && c.cg.oomKilled(), nil
+}
+
+// killAll kills stage 1 (pid 1 of its namespace: that takes it all down),
+// its session's process group, and whatever escaped into the cgroup.
+func (c *processContainer) killAll() {
+	if c.started {
+		pid := c.cmd.Process.Pid
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	if c.cg != nil {
+		c.cg.kill()
+	}
 }
 
 // sysProcAttr starts stage 1 in a new session with the planned
@@ -456,12 +499,3 @@ func (b *Backend) Reap(context.Context) (int, error) {
 
 // Close does nothing: the backend holds no connections.
 func (b *Backend) Close() error { return nil }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -41,9 +41,8 @@ type stageConfig struct {
 	// Binds maps a path in the new root to the host path bound read-only
 	// there (the interpreter's prefix when it is outside /usr).
 	Binds map[string]string
-	// Host paths: the tool dir, workspace and output ("" if none), and the
-	// tmp and home dirs used when there is no mount namespace.
-	ToolDir, Workspace, Output, HostTmp, HostHome string
+	// Host paths: the tool dir, workspace and output ("" if none).
+	ToolDir, Workspace, Output string
 	// Paths is where the tool sees each place.
 	Paths paths
 	// Argv and Env are what the tool is executed with; Argv[0] is looked up

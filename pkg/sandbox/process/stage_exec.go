@@ -49,15 +49,12 @@ func restrictAndExec(cfg stageConfig) error {
 	if err != nil {
 		return err
 	}
+	// In a user namespace the parent made us uid 1000 (and cleared the
+	// groups where setgroups is allowed); without one, root drops here.
 	if cfg.DropToUID {
 		if err := dropToSandboxUser(); err != nil {
 			return err
 		}
-	} else if cfg.Has[LayerUserNS] && os.Geteuid() == 0 {
-		// Uid 0 inside the namespace is not mapped; nothing to do.
-	}
-	if cfg.Has[LayerUserNS] {
-		_ = unix.Setgroups(nil) // allowed where the parent enabled setgroups (root)
 	}
 	if err := unix.Chdir(cfg.Paths.Workspace); err != nil {
 		if err := unix.Chdir(cfg.Paths.Tmp); err != nil {
