@@ -11,19 +11,27 @@ PKGS     := ./...
 # those parts report themselves unavailable.
 TAGS     := remote,exclude_graphdriver_btrfs,containers_image_openpgp,seccomp
 export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
+# The process sandbox's stage helper, which sablebox embeds: static,
+# stripped and reproducible (TestEmbeddedHelperIsCurrent rebuilds it with
+# the same line and compares).
+HELPER   := pkg/sandbox/process/helper/sablebox-stage
+HELPER_BUILD := CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" $(GO) build -ldflags "-s -w"
 
-.PHONY: all build test test-unprivileged unit lint lint-mod profiles bench demo deps prepare clean
+.PHONY: all helper build test test-unprivileged unit lint lint-mod profiles bench demo deps prepare clean
 
 all: build
 
-build: ## build bin/sablebox (needs libseccomp-dev: make deps)
+helper: ## build the process sandbox's stage helper that sablebox embeds
+	$(HELPER_BUILD) -o $(HELPER) ./cmd/sablebox-stage
+
+build: helper ## build bin/sablebox (needs libseccomp-dev: make deps)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sablebox
 
 test: build ## all tests; integration tests skip without an engine unless SABLEBOX_REQUIRE names it
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 UNPRIVILEGED ?= 65534
-test-unprivileged: ## the process sandbox's suite again, as an unprivileged user (run as root)
+test-unprivileged: helper ## the process sandbox's suite again, as an unprivileged user (run as root)
 	@dir=$$(mktemp -d /tmp/sablebox-unpriv-XXXXXX); trap 'rm -rf "$$dir"' EXIT; chmod 755 "$$dir"; \
 	$(GO) test -c -o "$$dir/process.test" ./pkg/sandbox/process && \
 	cd /tmp && setpriv --reuid=$(UNPRIVILEGED) --regid=$(UNPRIVILEGED) --clear-groups \
@@ -31,7 +39,7 @@ test-unprivileged: ## the process sandbox's suite again, as an unprivileged user
 		"$$dir/process.test" -test.count=1 -test.timeout=10m -test.v | grep -E '^(--- |=== NAME|PASS|FAIL|ok)|SKIP|suite.go|_test.go' ; \
 	exit $${PIPESTATUS[0]}
 
-unit: ## tests that need no engine
+unit: helper ## tests that need no engine
 	$(GO) test -short -count=1 $(PKGS)
 
 lint: lint-mod ## gofmt, go vet, staticcheck
@@ -60,4 +68,4 @@ prepare: ## install and start what sablebox needs (root)
 	.ci/prepare
 
 clean:
-	rm -rf bin
+	rm -rf bin $(HELPER)

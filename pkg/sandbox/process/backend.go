@@ -20,6 +20,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/engine"
+	"github.com/sablebox/sablebox/pkg/sandbox/process/stage"
 )
 
 // Name is the backend's name.
@@ -46,6 +47,15 @@ type Backend struct {
 
 	mu       sync.Mutex
 	compiled map[string][]byte // seccomp programs by profile digest
+
+	stageOnce sync.Once
+	stageBin  stageBinary
+}
+
+// stageBinary returns what runs the stages, loading it once.
+func (b *Backend) stageBinary() stageBinary {
+	b.stageOnce.Do(func() { b.stageBin = openStageBinary() })
+	return b.stageBin
 }
 
 // bpf returns profile p compiled to a BPF program, compiling it once.
@@ -116,6 +126,7 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 	if py, err := b.python(); err == nil {
 		d.Details["python"] = py
 	}
+	d.Details["stages"] = b.stageBinary().note
 	return d
 }
 
@@ -155,6 +166,17 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 }
 
 func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox.Result, error) {
+	// The seccomp program compiles (milliseconds) while the rest is set
+	// up and stage 1 starts; stage 1 gets its config once it is ready.
+	bpf := make(chan bpfResult, 1)
+	if p.has[LayerSeccomp] {
+		go func() {
+			prog, err := b.bpf(spec.Seccomp)
+			bpf <- bpfResult{prog, err}
+		}()
+	} else {
+		bpf <- bpfResult{}
+	}
 	deadline := b.now().Add(spec.Limits.Timeout)
 	name := runName(b.owner, deadline, spec.RunID)
 	dir := filepath.Join(os.TempDir(), name)
@@ -181,7 +203,13 @@ func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox
 			}
 		}()
 	}
-	return b.start(ctx, spec, p, cfg, cg)
+	return b.start(ctx, spec, p, cfg, cg, bpf)
+}
+
+// bpfResult is a compiled seccomp program (nil: none), or why not.
+type bpfResult struct {
+	prog []byte
+	err  error
 }
 
 // stageThreads is the headroom the pids cgroup gives sablebox's own stage
@@ -189,13 +217,29 @@ func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox
 // RLIMIT_NPROC at the pids limit, counted in its user namespace.
 const stageThreads = 32
 
+// Paths inside the new root, as in the container backends.
+var nsPaths = stage.Paths{
+	Tmp: sandbox.TmpDir, Home: sandbox.HomeDir, Tool: sandbox.ToolDir,
+	Workspace: sandbox.WorkspaceDir, Output: sandbox.OutputDir,
+}
+
 // stageConfig lays out the run dir and says what the stages do.
-func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConfig, error) {
-	cfg := stageConfig{
-		Has: p.has, Root: filepath.Join(dir, "root"), Binds: map[string]string{},
+func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Config, error) {
+	l := spec.Limits
+	cfg := stage.Config{
+		Apply: stage.Layers{
+			MountNS: p.has[LayerMountNS], NetNS: p.has[LayerNetNS], Cgroup: p.has[LayerCgroup],
+			Rlimits: p.has[LayerRlimits], NoNewPrivs: p.has[LayerNoNewPrivs], Landlock: p.has[LayerLandlock],
+			Seccomp: p.has[LayerSeccomp],
+		},
+		Root: filepath.Join(dir, "root"), Binds: map[string]string{},
 		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace, Output: spec.Output,
-		Limits:    spec.Limits,
-		DropToUID: os.Geteuid() == 0 && !p.has[LayerUserNS],
+		Limits: stage.Limits{
+			Timeout: l.Timeout, MemoryBytes: l.MemoryBytes, Pids: l.Pids, NoFile: l.NoFile,
+			TmpBytes: l.TmpBytes, HomeBytes: sandbox.HomeBytes,
+		},
+		UID: sandbox.UID, GID: sandbox.GID,
+		DropIDs: os.Geteuid() == 0 && !p.has[LayerUserNS],
 		// As root, the host paths may not be searchable by the sandbox
 		// user: hand over detached copies of their mounts instead (which
 		// open_tree makes for privileged callers only).
@@ -214,14 +258,14 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 			cfg.Paths.Output = ""
 		}
 	} else {
-		cfg.Paths = paths{Tmp: hostTmp, Home: hostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: spec.Output}
+		cfg.Paths = stage.Paths{Tmp: hostTmp, Home: hostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: spec.Output}
 		if cfg.Paths.Workspace == "" {
 			cfg.Paths.Workspace = hostTmp
 		}
 		if err := os.Chmod(hostTmp, 0o1777); err != nil {
 			return cfg, err
 		}
-		if cfg.DropToUID { // root hands the writable dirs to uid 1000
+		if cfg.DropIDs { // root hands the writable dirs to uid 1000
 			for _, d := range []string{hostTmp, hostHome} {
 				if err := os.Chown(d, sandbox.UID, sandbox.GID); err != nil {
 					return cfg, err
@@ -229,14 +273,6 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 			}
 		}
 	}
-	if p.has[LayerSeccomp] {
-		prog, err := b.bpf(spec.Seccomp)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.SeccompBPF = prog
-	}
-
 	pathEnv := "/usr/local/bin:/usr/bin:/bin"
 	if spec.Tool != nil {
 		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
@@ -263,10 +299,14 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stageConf
 
 // start runs stage 1 under engine.Supervise, the loop the container
 // backends share, and checks that the tool itself ran.
-func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg stageConfig, cg *cgroup) (*sandbox.Result, error) {
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
+func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg stage.Config, cg *cgroup, bpf <-chan bpfResult) (*sandbox.Result, error) {
+	config := func() ([]byte, error) {
+		compiled := <-bpf
+		if compiled.err != nil {
+			return nil, compiled.err
+		}
+		cfg.SeccompBPF = compiled.prog
+		return json.Marshal(cfg)
 	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -286,11 +326,12 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 		// cmd.Wait has copied the output by the time it returns.
 		Drained: closedChan, Abort: func() {},
 	}
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{initArg}
+	bin := b.stageBinary()
+	cmd := exec.Command(bin.path)
+	cmd.Args = []string{stage.InitArg}
 	cmd.Env = []string{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, out.Stdout, out.Stderr
-	cmd.ExtraFiles = []*os.File{cfgR, errW, nil, nil}
+	cmd.ExtraFiles = []*os.File{cfgR, errW, nil, nil, bin.file}
 	cmd.SysProcAttr = sysProcAttr(p)
 	cmd.WaitDelay = engine.DrainTimeout
 	if cfg.DetachedMounts {
@@ -309,7 +350,7 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 			cmd.ExtraFiles[2+i] = f
 		}
 	}
-	c := &processContainer{cmd: cmd, cg: cg, config: data, cfgW: cfgW, childEnds: []*os.File{cfgR, errW}}
+	c := &processContainer{cmd: cmd, cg: cg, config: config, cfgW: cfgW, childEnds: []*os.File{cfgR, errW}}
 	// Whatever happens from here (an error, a panic a caller recovers), the
 	// tree dies with the run and stage 1 is reaped.
 	defer c.cleanup()
@@ -323,7 +364,7 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 	// failure of the last step; a failure of the setup alone; or nothing
 	// when a stage died.
 	msg, _ := io.ReadAll(io.LimitReader(errR, 4096))
-	started := len(msg) > 0 && msg[0] == execMark
+	started := len(msg) > 0 && msg[0] == stage.ExecMark
 	if started {
 		msg = msg[1:]
 	}
@@ -345,7 +386,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 type processContainer struct {
 	cmd       *exec.Cmd
 	cg        *cgroup
-	config    []byte
+	config    func() ([]byte, error) // stage 1's config, once it can be made
 	cfgW      *os.File
 	childEnds []*os.File // the pipe ends stage 1 holds, closed here once it runs
 	started   bool
@@ -367,7 +408,8 @@ func (c *processContainer) cleanup() {
 	}
 }
 
-// Start starts stage 1, puts it in the cgroup, then sends its config:
+// Start starts stage 1, puts it in the cgroup, then sends its config
+// (once the seccomp program is compiled):
 // stage 1 waits for the config, so the tool starts inside the cgroup.
 func (c *processContainer) Start(context.Context) error {
 	err := c.cmd.Start()
@@ -383,7 +425,11 @@ func (c *processContainer) Start(context.Context) error {
 			return err
 		}
 	}
-	if _, err := c.cfgW.Write(c.config); err != nil {
+	config, err := c.config()
+	if err != nil {
+		return err
+	}
+	if _, err := c.cfgW.Write(config); err != nil {
 		return fmt.Errorf("send stage config: %w", err)
 	}
 	return c.cfgW.Close()
@@ -497,5 +543,11 @@ func (b *Backend) Reap(context.Context) (int, error) {
 	return reaped, errors.Join(errs...)
 }
 
-// Close does nothing: the backend holds no connections.
-func (b *Backend) Close() error { return nil }
+// Close releases the stage helper.
+func (b *Backend) Close() error {
+	b.stageOnce.Do(func() {}) // none to load from now on
+	if f := b.stageBin.file; f != nil {
+		return f.Close()
+	}
+	return nil
+}

@@ -16,10 +16,12 @@
 //     with libseccomp behind the "seccomp" build tag; without it the
 //     layer is missing and a run that requires it is refused).
 //
-// sablebox re-executes itself for this: stage 1 ("__sablebox-init") is
-// pid 1 of the new pid namespace, builds the root and reaps; stage 2
-// ("__sablebox-exec") applies the in-process restrictions and execs the
-// tool, which so is never pid 1 (whose signals the kernel treats apart).
+// Two stages run between sablebox and the tool (package stage): stage 1
+// is pid 1 of the new pid namespace, builds the root and reaps; stage 2
+// applies the in-process restrictions and execs the tool, which so is
+// never pid 1 (whose signals the kernel treats apart). They run from the
+// helper binary that make embeds (cmd/sablebox-stage), out of a sealed
+// memory file; a build without it executes itself instead, which is why
 // cmd/sablebox calls MaybeInit first thing in main.
 //
 // A layer the host cannot give is named in Result.Degraded and by

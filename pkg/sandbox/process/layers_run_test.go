@@ -2,12 +2,14 @@ package process
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
@@ -22,9 +24,25 @@ func runTool(t *testing.T, b *Backend, src string, limits sandbox.Limits) *sandb
 	return res
 }
 
-// Each layer the host gives is proven by what the tool sees.
+// Each layer the host gives is proven by what the tool sees, with the
+// stages run by the embedded helper and by this binary itself (a build
+// without the helper).
 func TestLayersAreApplied(t *testing.T) {
-	b := newTestBackend(t)
+	t.Run("embedded helper", func(t *testing.T) {
+		b := newTestBackend(t)
+		if b.stageBinary().file == nil {
+			sandboxtest.SkipUnlessRequired(t, Name, errors.New(b.stageBinary().note))
+		}
+		testLayers(t, b)
+	})
+	t.Run("this binary", func(t *testing.T) {
+		b := newTestBackend(t)
+		b.stageOnce.Do(func() { b.stageBin = stageBinary{path: "/proc/self/exe", note: "this binary (test)"} })
+		testLayers(t, b)
+	})
+}
+
+func testLayers(t *testing.T, b *Backend) {
 	host := probe()
 	tests := []struct {
 		layer, tool, want string

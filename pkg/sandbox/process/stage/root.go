@@ -1,4 +1,4 @@
-package process
+package stage
 
 import (
 	"fmt"
@@ -6,15 +6,7 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sablebox/sablebox/pkg/sandbox"
 )
-
-// Paths inside the new root, as in the container backends.
-var nsPaths = paths{
-	Tmp: sandbox.TmpDir, Home: sandbox.HomeDir, Tool: sandbox.ToolDir,
-	Workspace: sandbox.WorkspaceDir, Output: sandbox.OutputDir,
-}
 
 // hostDirs are bound read-only into the new root when they are
 // directories; when they are symlinks (merged /usr) the link is copied.
@@ -25,7 +17,7 @@ var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/d
 
 // buildRoot makes the tool's view of the filesystem in cfg.Root and
 // pivots into it. It runs in stage 1, in the new mount namespace.
-func buildRoot(cfg stageConfig) error {
+func buildRoot(cfg Config) error {
 	root := cfg.Root
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
@@ -64,8 +56,8 @@ func buildRoot(cfg stageConfig) error {
 	tmpfs := []struct {
 		at, opts string
 	}{
-		{nsPaths.Tmp, fmt.Sprintf("size=%d,mode=1777", l.TmpBytes)},
-		{nsPaths.Home, fmt.Sprintf("size=%d,mode=0700,uid=%d,gid=%d", sandbox.HomeBytes, sandbox.UID, sandbox.GID)},
+		{cfg.Paths.Tmp, fmt.Sprintf("size=%d,mode=1777", l.TmpBytes)},
+		{cfg.Paths.Home, fmt.Sprintf("size=%d,mode=0700,uid=%d,gid=%d", l.HomeBytes, cfg.UID, cfg.GID)},
 		{"/dev/shm", fmt.Sprintf("size=%d,mode=1777", l.TmpBytes)},
 	}
 	for _, t := range tmpfs {
@@ -77,19 +69,19 @@ func buildRoot(cfg stageConfig) error {
 			return fmt.Errorf("tmpfs %s: %w", t.at, err)
 		}
 	}
-	if err := bindRO(cfg.ToolDir, filepath.Join(root, nsPaths.Tool)); err != nil {
+	if err := bindRO(cfg.ToolDir, filepath.Join(root, cfg.Paths.Tool)); err != nil {
 		return err
 	}
 	if cfg.Workspace != "" {
-		if err := mountHostDir(cfg, cfg.Workspace, workspaceFD, filepath.Join(root, nsPaths.Workspace), unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+		if err := mountHostDir(cfg, cfg.Workspace, WorkspaceFD, filepath.Join(root, cfg.Paths.Workspace), unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 			return err
 		}
-	} else if err := os.MkdirAll(filepath.Join(root, nsPaths.Workspace), 0o755); err != nil {
+	} else if err := os.MkdirAll(filepath.Join(root, cfg.Paths.Workspace), 0o755); err != nil {
 		return err
 	}
 	if cfg.Output != "" {
-		dst := filepath.Join(root, nsPaths.Output)
-		if err := mountHostDir(cfg, cfg.Output, outputFD, dst, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		dst := filepath.Join(root, cfg.Paths.Output)
+		if err := mountHostDir(cfg, cfg.Output, OutputFD, dst, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 			return err
 		}
 	}
@@ -101,7 +93,7 @@ func buildRoot(cfg stageConfig) error {
 		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 		if fs.typ == "sysfs" {
 			flags |= unix.MS_RDONLY
-			if !cfg.Has[LayerNetNS] {
+			if !cfg.Apply.NetNS {
 				continue // sysfs is only ours to mount with our own network namespace
 			}
 		}
@@ -118,7 +110,7 @@ func buildRoot(cfg stageConfig) error {
 
 // mountHostDir mounts a host dir at dst with flags: from the detached
 // mount tree on fd when the parent made one, else by path.
-func mountHostDir(cfg stageConfig, path string, fd int, dst string, flags uintptr) error {
+func mountHostDir(cfg Config, path string, fd int, dst string, flags uintptr) error {
 	if cfg.DetachedMounts {
 		return attach(fd, dst, flags)
 	}

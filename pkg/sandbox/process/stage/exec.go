@@ -1,4 +1,4 @@
-package process
+package stage
 
 import (
 	"errors"
@@ -14,8 +14,6 @@ import (
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
-
-	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
 // stageExec is stage 2: it applies the in-process restrictions to its
@@ -27,11 +25,11 @@ func stageExec() {
 	debug.SetGCPercent(-1) // no collector at work while the limits tighten
 	cfg := readConfig()
 	if err := restrictAndExec(cfg); err != nil {
-		failStage(err)
+		fail(err)
 	}
 }
 
-func restrictAndExec(cfg stageConfig) error {
+func restrictAndExec(cfg Config) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("pdeathsig: %w", err)
 	}
@@ -40,7 +38,7 @@ func restrictAndExec(cfg stageConfig) error {
 		return err
 	}
 	var fprog *unix.SockFprog
-	if cfg.Has[LayerSeccomp] {
+	if cfg.Apply.Seccomp {
 		if fprog, err = bpfProgram(cfg.SeccompBPF); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
 		}
@@ -49,10 +47,10 @@ func restrictAndExec(cfg stageConfig) error {
 	if err != nil {
 		return err
 	}
-	// In a user namespace the parent made us uid 1000 (and cleared the
+	// In a user namespace the parent made us cfg.UID (and cleared the
 	// groups where setgroups is allowed); without one, root drops here.
-	if cfg.DropToUID {
-		if err := dropToSandboxUser(); err != nil {
+	if cfg.DropIDs {
+		if err := dropTo(cfg.UID, cfg.GID); err != nil {
 			return err
 		}
 	}
@@ -63,10 +61,10 @@ func restrictAndExec(cfg stageConfig) error {
 	}
 	// Everything inherited closes on exec. (Closing now could close the Go
 	// runtime's own descriptors, which reuse the numbers.)
-	if err := unix.CloseRange(configFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(ConfigFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited descriptors: %w", err)
 	}
-	if cfg.Has[LayerNoNewPrivs] {
+	if cfg.Apply.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
@@ -74,7 +72,7 @@ func restrictAndExec(cfg stageConfig) error {
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
-	if cfg.Has[LayerLandlock] {
+	if cfg.Apply.Landlock {
 		if err := landlockRestrict(cfg); err != nil {
 			return fmt.Errorf("landlock: %w", err)
 		}
@@ -82,7 +80,7 @@ func restrictAndExec(cfg stageConfig) error {
 	// The rlimits come late, and those that could stop this Go program
 	// itself (address space, processes) in the final raw step with the
 	// seccomp program, right before the exec.
-	if cfg.Has[LayerRlimits] {
+	if cfg.Apply.Rlimits {
 		if err := setRlimits(cfg, final); err != nil {
 			return fmt.Errorf("rlimits: %w", err)
 		}
@@ -115,7 +113,7 @@ func lookPath(file string, env []string) (string, error) {
 
 // setRlimits bounds CPU time, core dumps, open files and file size now,
 // and leaves memory (where no cgroup does) and processes to final.
-func setRlimits(cfg stageConfig, final *finalStep) error {
+func setRlimits(cfg Config, final *finalStep) error {
 	l := cfg.Limits
 	cpu := uint64((l.Timeout + time.Second - 1) / time.Second) // CPU time never exceeds wall time
 	limits := map[int]uint64{
@@ -129,7 +127,7 @@ func setRlimits(cfg stageConfig, final *finalStep) error {
 			return fmt.Errorf("resource %d: %w", res, err)
 		}
 	}
-	if !cfg.Has[LayerCgroup] {
+	if !cfg.Apply.Cgroup {
 		final.rlimits[unix.RLIMIT_AS] = &unix.Rlimit{Cur: uint64(l.MemoryBytes), Max: uint64(l.MemoryBytes)}
 	}
 	nproc, err := nprocLimit(l.Pids)
@@ -167,15 +165,15 @@ func threads(pid int) (int, error) {
 	return 0, errors.New("no thread count in /proc status")
 }
 
-// dropToSandboxUser becomes uid and gid 1000 with no supplementary groups.
-func dropToSandboxUser() error {
+// dropTo becomes uid and gid with no supplementary groups.
+func dropTo(uid, gid int) error {
 	if err := unix.Setgroups(nil); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
-	if err := unix.Setresgid(sandbox.GID, sandbox.GID, sandbox.GID); err != nil {
+	if err := unix.Setresgid(gid, gid, gid); err != nil {
 		return fmt.Errorf("setresgid: %w", err)
 	}
-	if err := unix.Setresuid(sandbox.UID, sandbox.UID, sandbox.UID); err != nil {
+	if err := unix.Setresuid(uid, uid, uid); err != nil {
 		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
@@ -200,7 +198,7 @@ func dropCapabilities() error {
 
 // landlockRestrict lets the tool read only what it needs and write only
 // its own dirs.
-func landlockRestrict(cfg stageConfig) error {
+func landlockRestrict(cfg Config) error {
 	p := cfg.Paths
 	ro := []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", p.Tool}
 	for inside := range cfg.Binds {
@@ -213,7 +211,7 @@ func landlockRestrict(cfg stageConfig) error {
 	if p.Output != "" {
 		rw = append(rw, p.Output)
 	}
-	if cfg.Has[LayerMountNS] {
+	if cfg.Apply.MountNS {
 		rw = append(rw, "/dev/shm")
 	}
 	etc := []string{"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/passwd", "/etc/group",

@@ -1,4 +1,4 @@
-package process
+package stage
 
 import (
 	"encoding/json"
@@ -8,8 +8,6 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
 // stageInit is stage 1: pid 1 of the new pid namespace. It builds the new
@@ -17,27 +15,31 @@ import (
 // status (128+signal when a signal ended it).
 func stageInit() {
 	cfg := readConfig()
-	if cfg.Has[LayerMountNS] {
+	if cfg.Apply.MountNS {
 		if err := buildRoot(cfg); err != nil {
-			failStage(fmt.Errorf("build the sandbox root: %w", err))
+			fail(fmt.Errorf("build the sandbox root: %w", err))
 		}
 	}
-	if cfg.Has[LayerMountNS] && cfg.Has[LayerNetNS] {
+	if cfg.Apply.MountNS && cfg.Apply.NetNS {
 		_ = unix.Sethostname([]byte("sablebox"))
+	}
+	// Stage 2 gets its config and the error pipe, nothing else we hold.
+	if err := unix.CloseRange(WorkspaceFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fail(fmt.Errorf("close inherited descriptors: %w", err))
 	}
 	data, _ := json.Marshal(cfg)
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		failStage(err)
+		fail(err)
 	}
 	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{execArg}
+	cmd.Args = []string{ExecArg}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	errW := os.NewFile(errorFD, "errors")
+	errW := os.NewFile(ErrorFD, "errors")
 	cmd.ExtraFiles = []*os.File{cfgR, errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		failStage(fmt.Errorf("start stage 2: %w", err))
+		fail(fmt.Errorf("start stage 2: %w", err))
 	}
 	cfgR.Close()
 	// The error pipe is stage 2's now; the tool shares our uid and must not
@@ -54,7 +56,7 @@ func stageInit() {
 			continue
 		}
 		if err != nil {
-			os.Exit(sandbox.ExitError) // cannot happen while our child lives
+			os.Exit(ExitSetup) // cannot happen while our child lives
 		}
 		if pid != cmd.Process.Pid {
 			continue

@@ -1,4 +1,4 @@
-package process
+package stage
 
 import (
 	"encoding/binary"
@@ -68,8 +68,8 @@ func cStrings(ss []string) ([]*byte, error) {
 func (f *finalStep) run() error {
 	// Tell the parent the tool is about to start: from here on, a failure
 	// is reported after this mark, and no mark means a stage died.
-	mark := []byte{execMark}
-	if _, _, e := unix.RawSyscall(unix.SYS_WRITE, errorFD, uintptr(unsafe.Pointer(&mark[0])), 1); e != 0 {
+	mark := []byte{ExecMark}
+	if _, _, e := unix.RawSyscall(unix.SYS_WRITE, ErrorFD, uintptr(unsafe.Pointer(&mark[0])), 1); e != 0 {
 		return fmt.Errorf("report exec: %w", e)
 	}
 	for res, lim := range f.rlimits {
