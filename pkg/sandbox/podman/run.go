@@ -79,7 +79,7 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 	if err != nil {
 		return nil, err
 	}
-	c := &podmanContainer{conn: conn, id: id}
+	c := &podmanContainer{conn: conn, id: id, drained: out.Drained}
 	if IsLocal(b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
 		c.watch = watchOOM(id)
@@ -277,29 +277,55 @@ func (b *Backend) createError(image, profile string, err error) error {
 	}
 }
 
-// waitInterval is how often the service checks for the exit; its default,
-// 250 ms, would add up to that much to every run.
-const waitInterval = 5 * time.Millisecond
-
 // podmanContainer drives one created container for engine.Supervise.
 type podmanContainer struct {
-	conn  context.Context
-	id    string
-	watch *oomWatch // nil where OOMs are left to Podman alone
+	conn    context.Context
+	id      string
+	watch   *oomWatch       // nil where OOMs are left to Podman alone
+	drained <-chan struct{} // closes when the attach stream ends; nil: none
 }
 
 func (c *podmanContainer) Start(ctx context.Context) error {
 	return containers.Start(with(ctx, c.conn), c.id, nil)
 }
 
+// exitPoll bounds the wait between two looks at the container's state:
+// the most before the attach stream ends, the longest backoff after.
+const exitPoll = time.Second
+
+// Wait returns the exit code once the container has stopped. The
+// service's own wait answers only after conmon's cleanup process, a whole
+// podman command of its own, has run (about 100 ms more on every run), so
+// Wait reads the state instead, which the service syncs from conmon's exit
+// file: at once when the attach stream ends (the tool is gone), then
+// backing off; and once a second before that, should a stream outlive its
+// container.
 func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
-	code, err := containers.Wait(with(ctx, c.conn), c.id, new(containers.WaitOptions).
-		WithCondition([]define.ContainerStatus{define.ContainerStateExited, define.ContainerStateStopped}).
-		WithInterval(waitInterval.String()))
-	if err != nil {
-		return 0, fmt.Errorf("wait for container: %w", err)
+	drained := c.drained
+	poll := time.NewTimer(exitPoll)
+	defer poll.Stop()
+	delay := time.Millisecond
+	for {
+		select {
+		case <-drained:
+			drained = nil // look now, then back off
+		case <-poll.C:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wait for container: %w", ctx.Err())
+		}
+		data, err := containers.Inspect(with(ctx, c.conn), c.id, nil)
+		if err != nil {
+			return 0, fmt.Errorf("wait for container: %w", err)
+		}
+		if st := data.State; st != nil && (st.Status == define.ContainerStateStopped.String() || st.Status == define.ContainerStateExited.String()) {
+			return int(st.ExitCode), nil
+		}
+		next := exitPoll
+		if drained == nil {
+			next, delay = delay, min(2*delay, exitPoll)
+		}
+		poll.Reset(next)
 	}
-	return int(code), nil
 }
 
 func (c *podmanContainer) Kill(ctx context.Context) error {
