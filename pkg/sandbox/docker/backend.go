@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/system"
@@ -32,6 +33,8 @@ type Backend struct {
 	// negotiated guards the client's API-version negotiation, which the
 	// client does lazily and not safely for concurrent first calls.
 	negotiated sync.Once
+	// checked is set once Check has passed; Run checks first until then.
+	checked atomic.Bool
 }
 
 // negotiate settles the API version once, before any concurrent use.
@@ -99,6 +102,7 @@ func (b *Backend) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
 			sandbox.ErrUnavailable, b.client.DaemonHost(), strings.Join(missing, ", "))
 	}
+	b.checked.Store(true)
 	return nil
 }
 

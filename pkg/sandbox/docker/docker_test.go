@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/system"
 
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -195,5 +196,37 @@ func TestPanicMidRunLeavesNothing(t *testing.T) {
 	}()
 	if n, err := leftovers(c)(context.Background(), spec.RunID); err != nil || n != 0 {
 		t.Fatalf("%d containers left after a panic (%v)", n, err)
+	}
+}
+
+// runscWithoutSeccomp is a daemon where runsc is registered without
+// --oci-seccomp, so gVisor would skip the seccomp profile.
+type runscWithoutSeccomp struct{ docker.Client }
+
+func (c runscWithoutSeccomp) Info(ctx context.Context) (system.Info, error) {
+	info, err := c.Client.Info(ctx)
+	if info.Runtimes == nil {
+		info.Runtimes = map[string]system.RuntimeWithStatus{}
+	}
+	info.Runtimes["runsc"] = system.RuntimeWithStatus{Runtime: system.Runtime{Path: "/usr/bin/runsc"}}
+	return info, err
+}
+
+// A caller that never calls Check (a named runtime, a library user) is
+// refused too, before any container exists.
+func TestRunWithoutCheckRefusesAWeakRuntime(t *testing.T) {
+	_, c := newBackend(t)
+	b, err := docker.New("", docker.WithClient(runscWithoutSeccomp{c}), docker.WithOCIRuntime("runsc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	res, err := b.Run(context.Background(), spec)
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "--oci-seccomp") {
+		t.Fatalf("want a refusal naming --oci-seccomp, got %v (result %+v)", err, res)
+	}
+	if n, err := leftovers(c)(context.Background(), spec.RunID); err != nil || n != 0 {
+		t.Fatalf("%d containers left (%v)", n, err)
 	}
 }

@@ -57,7 +57,14 @@ func (b *Backend) adjust(spec *sandbox.Spec) (*sandbox.Spec, []string) {
 func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
 	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
 	defer cancelSetup()
-	b.negotiate(setupCtx)
+	// A caller that names this backend (or a library user) may never have
+	// called Check; what only Check sees (runsc registered without the
+	// arguments its protections need) must refuse the run all the same.
+	if !b.checked.Load() {
+		if err := b.Check(setupCtx); err != nil {
+			return nil, err
+		}
+	}
 	cfg, host := containerConfig(spec, b.owner, b.now(), b.ociRuntime)
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
