@@ -26,8 +26,9 @@ import (
 type Options struct {
 	// URI is the service's address; ResolveURI("") when empty.
 	URI string
-	// OCIRuntime names the OCI runtime for every container (runc, crun,
-	// runsc). Empty chooses automatically: the service's default, or runc
+	// OCIRuntime names the OCI runtime for every container, one of
+	// SeccompRuntimes (a run under any other is refused). Empty chooses
+	// automatically: the service's default, or runc
 	// where the default is crun and the host's cgroups are v1 or hybrid
 	// (crun refuses those).
 	OCIRuntime string
@@ -133,8 +134,10 @@ func (c boundCtx) Value(key any) any {
 }
 
 // Check connects to the service and makes sure it can apply every
-// protection: seccomp, and resource limits (rootless Podman on cgroup v1
-// cannot set them).
+// protection: seccomp (also through the OCI runtime), and resource limits
+// (rootless Podman on cgroup v1 cannot set them). Run does not need it:
+// the create call reports dropped limits as warnings, and every container's
+// runtime is checked after create.
 func (b *Backend) Check(ctx context.Context) error {
 	info, err := b.info(ctx)
 	if err != nil {
@@ -147,6 +150,13 @@ func (b *Backend) Check(ctx context.Context) error {
 	if info.Host.Security.Rootless && info.Host.CgroupsVersion != "v2" {
 		return fmt.Errorf("%w: rootless Podman on cgroup %s cannot enforce memory or pids limits; use cgroup v2 or a rootful service",
 			sandbox.ErrUnavailable, info.Host.CgroupsVersion)
+	}
+	runtime, _ := b.ociRuntime()
+	if runtime == "" && info.Host.OCIRuntime != nil {
+		runtime = info.Host.OCIRuntime.Name
+	}
+	if runtime != "" {
+		return seccompRuntime(runtime)
 	}
 	return nil
 }

@@ -144,3 +144,30 @@ func TestReapRemovesOrphans(t *testing.T) {
 		t.Error("a live owner's container was reaped")
 	}
 }
+
+// gVisor under Podman could skip the seccomp profile unseen: a run that
+// asks for it is refused before any container exists, and so is Check.
+func TestRuntimeThatMaySkipSeccompIsRefused(t *testing.T) {
+	newTestBackend(t, Options{}) // skips without a service
+	b := newBackend(Options{OCIRuntime: "runsc"})
+	t.Cleanup(func() { b.Close() })
+	if err := b.Check(context.Background()); !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "--runtime docker") {
+		t.Fatalf("Check: want a refusal pointing to Docker, got %v", err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	if _, err := b.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrUnavailable) {
+		t.Fatalf("Run: want ErrUnavailable, got %v", err)
+	}
+	if n, err := b.leftovers(context.Background(), spec.RunID); err != nil || n != 0 {
+		t.Fatalf("%d containers left (%v)", n, err)
+	}
+	for _, ok := range SeccompRuntimes {
+		if err := seccompRuntime(ok); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	if err := seccompRuntime("kata"); err == nil {
+		t.Error("kata accepted")
+	}
+}
