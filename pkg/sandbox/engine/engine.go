@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
@@ -27,16 +29,46 @@ const (
 	DrainTimeout = 5 * time.Second
 )
 
-// Env is the tool's environment: the sandbox's own variables first, then
-// the caller's (which Spec.Validate keeps from overriding them).
+// DefaultPath is the tool's PATH.
+const DefaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// Env is the tool's environment in a container.
 func Env(spec *sandbox.Spec) []string {
+	return ToolEnv(spec, sandbox.HomeDir, sandbox.TmpDir, DefaultPath)
+}
+
+// ToolEnv is the tool's environment where its home and tmp dirs are home
+// and tmp and its PATH is path: the sandbox's own variables first, then
+// the caller's (which Spec.Validate keeps from overriding HOME, PATH and
+// LANG).
+func ToolEnv(spec *sandbox.Spec, home, tmp, path string) []string {
 	return append([]string{
-		"HOME=" + sandbox.HomeDir,
-		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home,
+		"PATH=" + path,
 		"LANG=C.UTF-8",
+		"TMPDIR=" + tmp,
 		"PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONUNBUFFERED=1",
 	}, spec.Env...)
+}
+
+// CgroupV2Only reports whether /sys/fs/cgroup is the unified hierarchy
+// alone (not cgroup v1, nor a hybrid of both).
+func CgroupV2Only() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// OOMKilled reports whether a memory cgroup's counters (memory.oom_control
+// in v1, memory.events in v2) count an OOM kill.
+func OOMKilled(counters []byte) bool {
+	for _, line := range bytes.Split(counters, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("oom_kill ")); ok {
+			kills, _ := strconv.Atoi(string(bytes.TrimSpace(rest)))
+			return kills > 0
+		}
+	}
+	return false
 }
 
 // TmpOptions are the mount options of the writable, noexec /tmp.

@@ -16,7 +16,6 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/engine"
@@ -183,19 +182,13 @@ func (b *Backend) ociRuntime() (string, string) {
 	if b.opts.OCIRuntime != "" {
 		return b.opts.OCIRuntime, "configured"
 	}
-	if !IsLocal(b.opts.URI) || cgroup2Only() {
+	if !IsLocal(b.opts.URI) || engine.CgroupV2Only() {
 		return "", "automatic"
 	}
 	if _, err := exec.LookPath("runc"); err != nil {
 		return "", "automatic"
 	}
 	return "runc", "automatic: crun refuses cgroup v1 and hybrid hosts"
-}
-
-// cgroup2Only reports whether /sys/fs/cgroup is the unified hierarchy.
-func cgroup2Only() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // Describe reports the service's version and the protections applied.

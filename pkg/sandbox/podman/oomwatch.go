@@ -1,14 +1,14 @@
 package podman
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // oomWatch notices OOM kills in one container's cgroup-v1 memory cgroup.
@@ -86,17 +86,8 @@ func watchOOM(id string) *oomWatch {
 // counted reads the cgroup's oom_kill counter.
 func (w *oomWatch) counted() bool {
 	data := make([]byte, 512)
-	n, err := w.ofd.ReadAt(data, 0)
-	if n == 0 && err != nil {
-		return false
-	}
-	for _, line := range bytes.Split(data[:n], []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("oom_kill ")); ok {
-			kills, _ := strconv.Atoi(string(bytes.TrimSpace(rest)))
-			return kills > 0
-		}
-	}
-	return false
+	n, _ := w.ofd.ReadAt(data, 0)
+	return engine.OOMKilled(data[:n])
 }
 
 // oom reports whether an OOM kill was seen.

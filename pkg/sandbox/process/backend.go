@@ -273,7 +273,7 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 			}
 		}
 	}
-	pathEnv := "/usr/local/bin:/usr/bin:/bin"
+	pathEnv := engine.DefaultPath
 	if spec.Tool != nil {
 		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
 			return cfg, fmt.Errorf("write tool: %w", err)
@@ -290,10 +290,7 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 	} else {
 		cfg.Argv = append(append([]string{}, spec.Command...), spec.Args...)
 	}
-	cfg.Env = append([]string{
-		"HOME=" + cfg.Paths.Home, "PATH=" + pathEnv, "LANG=C.UTF-8", "TMPDIR=" + cfg.Paths.Tmp,
-		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
-	}, spec.Env...)
+	cfg.Env = engine.ToolEnv(spec, cfg.Paths.Home, cfg.Paths.Tmp, pathEnv)
 	return cfg, nil
 }
 
@@ -533,7 +530,7 @@ func (b *Backend) Reap(context.Context) (int, error) {
 			continue
 		}
 		if orphaned, _ := b.owner.Orphaned(labels, now); orphaned {
-			if err := (&cgroup{dirs: dirs, v2: unified()}).remove(); err != nil {
+			if err := (&cgroup{dirs: dirs, v2: engine.CgroupV2Only()}).remove(); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // cgroupRoot is where cgroups are mounted.
@@ -21,18 +21,12 @@ const cgroupRoot = "/sys/fs/cgroup"
 // sablebox's per-run cgroups.
 const cgroupParent = "sablebox"
 
-// unified reports whether the host has the v2 hierarchy alone.
-func unified() bool {
-	var st unix.Statfs_t
-	return unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-}
-
 // cgroupUsable says why no per-run cgroup can be made here, or nil.
 func cgroupUsable() error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (no delegated cgroup)")
 	}
-	if unified() {
+	if engine.CgroupV2Only() {
 		data, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
 		if err != nil || !bytes.Contains(data, []byte("memory")) || !bytes.Contains(data, []byte("pids")) {
 			return errors.New("the memory or pids controller is not available")
@@ -57,7 +51,7 @@ type cgroup struct {
 // newCgroup makes the run's cgroup with the memory (no swap) and pids
 // limits.
 func newCgroup(name string, memory, pids int64) (*cgroup, error) {
-	cg := &cgroup{v2: unified()}
+	cg := &cgroup{v2: engine.CgroupV2Only()}
 	if cg.v2 {
 		parent := filepath.Join(cgroupRoot, cgroupParent)
 		if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -119,21 +113,12 @@ func (cg *cgroup) add(pid int) error {
 
 // oomKilled reads the OOM-kill counter.
 func (cg *cgroup) oomKilled() bool {
-	file, key := "memory.oom_control", "oom_kill "
+	file := "memory.oom_control"
 	if cg.v2 {
-		file, key = "memory.events", "oom_kill "
+		file = "memory.events"
 	}
-	data, err := os.ReadFile(filepath.Join(cg.dirs[0], file))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, key); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(rest))
-			return n > 0
-		}
-	}
-	return false
+	data, _ := os.ReadFile(filepath.Join(cg.dirs[0], file))
+	return engine.OOMKilled(data)
 }
 
 // kill sends SIGKILL to every process in the cgroup until it is empty.
@@ -185,7 +170,7 @@ func (cg *cgroup) remove() error {
 func cgroupDirs() map[string][]string {
 	out := map[string][]string{}
 	var parents []string
-	if unified() {
+	if engine.CgroupV2Only() {
 		parents = []string{filepath.Join(cgroupRoot, cgroupParent)}
 	} else {
 		parents = []string{filepath.Join(cgroupRoot, "memory", cgroupParent), filepath.Join(cgroupRoot, "pids", cgroupParent)}

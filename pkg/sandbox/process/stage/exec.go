@@ -23,7 +23,7 @@ func stageExec() {
 	// happen on this one.
 	runtime.LockOSThread()
 	debug.SetGCPercent(-1) // no collector at work while the limits tighten
-	cfg := readConfig()
+	cfg, _ := readConfig()
 	if err := restrictAndExec(cfg); err != nil {
 		fail(err)
 	}

@@ -1,7 +1,6 @@
 package stage
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,7 +13,7 @@ import (
 // root, starts stage 2, reaps every child, and exits with the tool's
 // status (128+signal when a signal ended it).
 func stageInit() {
-	cfg := readConfig()
+	cfg, data := readConfig()
 	if cfg.Apply.MountNS {
 		if err := buildRoot(cfg); err != nil {
 			fail(fmt.Errorf("build the sandbox root: %w", err))
@@ -27,7 +26,6 @@ func stageInit() {
 	if err := unix.CloseRange(WorkspaceFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		fail(fmt.Errorf("close inherited descriptors: %w", err))
 	}
-	data, _ := json.Marshal(cfg)
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		fail(err)

@@ -118,8 +118,9 @@ func Run() {
 	}
 }
 
-// readConfig reads the stage config from ConfigFD.
-func readConfig() Config {
+// readConfig reads the stage config from ConfigFD, and returns it as sent
+// too (stage 1 passes it on).
+func readConfig() (Config, []byte) {
 	f := os.NewFile(ConfigFD, "config")
 	var cfg Config
 	data, err := io.ReadAll(f)
@@ -130,7 +131,7 @@ func readConfig() Config {
 	if err != nil {
 		fail(fmt.Errorf("read stage config: %w", err))
 	}
-	return cfg
+	return cfg, data
 }
 
 // fail reports a setup failure to the parent and exits.
