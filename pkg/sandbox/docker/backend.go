@@ -80,30 +80,37 @@ func New(host string, opts ...Option) (*Backend, error) {
 // Name returns "docker".
 func (b *Backend) Name() string { return Name }
 
-// Check pings the daemon and makes sure it can apply a seccomp profile.
+// Check asks the daemon whether it can apply every protection: seccomp,
+// the resource limits and, when one is configured, the OCI runtime.
 func (b *Backend) Check(ctx context.Context) error {
+	_, err := b.checkedInfo(ctx)
+	return err
+}
+
+// checkedInfo is the daemon's info, once Check's questions are answered.
+func (b *Backend) checkedInfo(ctx context.Context) (system.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	b.negotiate(ctx)
 	info, err := b.client.Info(ctx)
 	if err != nil {
-		return b.unavailable(err)
+		return info, b.unavailable(err)
 	}
 	if !hasSecurityOption(info.SecurityOptions, "seccomp") {
-		return fmt.Errorf("%w: the Docker daemon at %s has no seccomp support; sablebox will not run tools unfiltered",
+		return info, fmt.Errorf("%w: the Docker daemon at %s has no seccomp support; sablebox will not run tools unfiltered",
 			sandbox.ErrUnavailable, b.client.DaemonHost())
 	}
 	if b.ociRuntime != "" {
 		if err := checkRuntime(info, b.ociRuntime); err != nil {
-			return fmt.Errorf("%w: the Docker daemon at %s: %v", sandbox.ErrUnavailable, b.client.DaemonHost(), err)
+			return info, fmt.Errorf("%w: the Docker daemon at %s: %v", sandbox.ErrUnavailable, b.client.DaemonHost(), err)
 		}
 	}
 	if missing := missingLimits(info); len(missing) > 0 {
-		return fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
+		return info, fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
 			sandbox.ErrUnavailable, b.client.DaemonHost(), strings.Join(missing, ", "))
 	}
 	b.checked.Store(true)
-	return nil
+	return info, nil
 }
 
 // runscArgs are the runtimeArgs runsc needs for sablebox's protections:
@@ -160,7 +167,8 @@ func (b *Backend) unavailable(err error) error {
 // Describe reports the daemon's version and the protections applied.
 func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 	d := sandbox.Description{Name: Name, Details: map[string]string{"host": b.client.DaemonHost()}}
-	if err := b.Check(ctx); err != nil {
+	info, err := b.checkedInfo(ctx)
+	if err != nil {
 		d.Reason = err.Error()
 		return d
 	}
@@ -171,24 +179,22 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 		d.Details["version"] = v.Version
 		d.Details["api"] = v.APIVersion
 	}
-	if info, err := b.client.Info(ctx); err == nil {
-		d.Details["oci_runtime"] = info.DefaultRuntime + " (the daemon's default)"
-		if b.ociRuntime != "" {
-			d.Details["oci_runtime"] = b.ociRuntime + " (configured)"
-		}
-		names := make([]string, 0, len(info.Runtimes))
-		for name := range info.Runtimes {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		d.Details["registered_runtimes"] = strings.Join(names, " ")
-		d.Details["gvisor"] = "usable: --oci-runtime runsc"
-		if err := checkRuntime(info, "runsc"); err != nil {
-			d.Details["gvisor"] = "not usable: " + err.Error()
-		}
-		d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
-		d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
+	d.Details["oci_runtime"] = info.DefaultRuntime + " (the daemon's default)"
+	if b.ociRuntime != "" {
+		d.Details["oci_runtime"] = b.ociRuntime + " (configured)"
 	}
+	names := make([]string, 0, len(info.Runtimes))
+	for name := range info.Runtimes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	d.Details["registered_runtimes"] = strings.Join(names, " ")
+	d.Details["gvisor"] = "usable: --oci-runtime runsc"
+	if err := checkRuntime(info, "runsc"); err != nil {
+		d.Details["gvisor"] = "not usable: " + err.Error()
+	}
+	d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
+	d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
 	d.Protections = engine.Protections()
 	return d
 }

@@ -138,16 +138,22 @@ func (c boundCtx) Value(key any) any {
 // the create call reports dropped limits as warnings, and every container's
 // runtime is checked after create.
 func (b *Backend) Check(ctx context.Context) error {
+	_, err := b.checkedInfo(ctx)
+	return err
+}
+
+// checkedInfo is the service's info, once Check's questions are answered.
+func (b *Backend) checkedInfo(ctx context.Context) (*define.Info, error) {
 	info, err := b.info(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if info.Host == nil || !info.Host.Security.SECCOMPEnabled {
-		return fmt.Errorf("%w: the Podman service at %s has no seccomp support; sablebox will not run tools unfiltered",
+		return nil, fmt.Errorf("%w: the Podman service at %s has no seccomp support; sablebox will not run tools unfiltered",
 			sandbox.ErrUnavailable, b.opts.URI)
 	}
 	if info.Host.Security.Rootless && info.Host.CgroupsVersion != "v2" {
-		return fmt.Errorf("%w: rootless Podman on cgroup %s cannot enforce memory or pids limits; use cgroup v2 or a rootful service",
+		return nil, fmt.Errorf("%w: rootless Podman on cgroup %s cannot enforce memory or pids limits; use cgroup v2 or a rootful service",
 			sandbox.ErrUnavailable, info.Host.CgroupsVersion)
 	}
 	runtime, _ := b.ociRuntime()
@@ -155,9 +161,11 @@ func (b *Backend) Check(ctx context.Context) error {
 		runtime = info.Host.OCIRuntime.Name
 	}
 	if runtime != "" {
-		return seccompRuntime(runtime)
+		if err := seccompRuntime(runtime); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return info, nil
 }
 
 func (b *Backend) info(ctx context.Context) (*define.Info, error) {
@@ -194,19 +202,18 @@ func (b *Backend) ociRuntime() (string, string) {
 // Describe reports the service's version and the protections applied.
 func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 	d := sandbox.Description{Name: Name, Details: map[string]string{"host": b.opts.URI}}
-	if err := b.Check(ctx); err != nil {
+	info, err := b.checkedInfo(ctx)
+	if err != nil {
 		d.Reason = err.Error()
 		return d
 	}
 	d.Usable = true
-	if info, err := b.info(ctx); err == nil {
-		d.Details["version"] = info.Version.Version
-		d.Details["api"] = info.Version.APIVersion
-		d.Details["cgroup"] = info.Host.CgroupsVersion + " (" + info.Host.CgroupManager + ")"
-		d.Details["rootless"] = fmt.Sprint(info.Host.Security.Rootless)
-		if info.Host.OCIRuntime != nil {
-			d.Details["default_oci_runtime"] = info.Host.OCIRuntime.Name
-		}
+	d.Details["version"] = info.Version.Version
+	d.Details["api"] = info.Version.APIVersion
+	d.Details["cgroup"] = info.Host.CgroupsVersion + " (" + info.Host.CgroupManager + ")"
+	d.Details["rootless"] = fmt.Sprint(info.Host.Security.Rootless)
+	if info.Host.OCIRuntime != nil {
+		d.Details["default_oci_runtime"] = info.Host.OCIRuntime.Name
 	}
 	runtime, why := b.ociRuntime()
 	if runtime == "" {
