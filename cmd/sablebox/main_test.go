@@ -99,6 +99,49 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 	}
 }
 
+// A writable or readable host directory that is /, a system directory, a
+// symlink to one, or an output that is not empty is refused on every
+// backend (exit 126) before any sandbox is made, with one line that says
+// why; nothing is created in the refused place.
+func TestUnsafeHostDirsAreRefused(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	toEtc, full := filepath.Join(dir, "to-etc"), filepath.Join(dir, "full")
+	if err := os.Symlink("/etc", toEtc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(full, "kept"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		flag, dir, want string
+	}{
+		{"--output", "/", "root of the host"},
+		{"--output", "/tmp", "whole system shares"},
+		{"--output", toEtc, "system directory"},
+		{"--output", filepath.Join(toEtc, "sablebox-new"), "inside /etc"},
+		{"--output", full, "not empty"},
+		{"--workspace", "/", "root of the host"},
+		{"--workspace", "/etc", "system directory"},
+		{"--workspace", "/usr/share", "inside /usr"},
+	}
+	for _, runtime := range []string{"docker", "podman", "process", "auto"} {
+		for _, tt := range tests {
+			t.Run(runtime+" "+tt.flag+" "+tt.dir, func(t *testing.T) {
+				got := sablebox(t, "", "run", "--runtime", runtime, tt.flag, tt.dir, "--", "true")
+				lines := strings.Split(strings.TrimSuffix(got.stderr, "\n"), "\n")
+				if got.code != sandbox.ExitBlocked || len(lines) != 1 || !strings.Contains(got.stderr, tt.want) {
+					t.Fatalf("exit %d, stderr %q: want 126 and one line containing %q", got.code, got.stderr, tt.want)
+				}
+			})
+		}
+	}
+	if _, err := os.Stat("/etc/sablebox-new"); err == nil {
+		os.Remove("/etc/sablebox-new")
+		t.Fatal("a refused output directory was created in /etc")
+	}
+}
+
 func TestDaemonDownSaysWhatToDo(t *testing.T) {
 	isolate(t)
 	got := sablebox(t, "", "run", "--runtime", "docker", "--docker-host", "unix:///nonexistent.sock", "--json", "--", "true")
@@ -312,5 +355,20 @@ func TestKill9LeftoverIsReapedByTheNextRun(t *testing.T) {
 	}
 	if n := containersOf(t, c, cmd.Process.Pid); n != 0 {
 		t.Fatalf("the next run did not reap the orphan (%d left)", n)
+	}
+}
+
+// A named image that no container backend has fails the run (125) and
+// says which backends lack it; auto never runs it on the host's Python.
+func TestNamedImageMissingIsAFailureNotAFallback(t *testing.T) {
+	isolate(t)
+	got := sablebox(t, "", "run", "--image", "nosuch/image:1", "--", "python3", "-c", "print('ran')")
+	if got.code != sandbox.ExitError || strings.Contains(got.stdout, "ran") ||
+		!strings.Contains(got.stderr, "docker:") || !strings.Contains(got.stderr, "podman:") {
+		t.Fatalf("exit %d stdout %q stderr %q: want 125, nothing run, and why docker and podman could not", got.code, got.stdout, got.stderr)
+	}
+	got = sablebox(t, "", "run", "--runtime", "process", "--image", "nosuch/image:1", "--", "true")
+	if got.code != sandbox.ExitError || !strings.Contains(got.stderr, "runs no images") {
+		t.Fatalf("process with an image: exit %d stderr %q", got.code, got.stderr)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/docker/go-units"
 	"github.com/spf13/viper"
 
-	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -52,7 +51,9 @@ var Runtimes = []string{"auto", "docker", "podman", "process"}
 
 // Config is the validated settings of one sablebox invocation.
 type Config struct {
-	Runtime    string
+	Runtime string
+	// Image is the sandbox image the user named, or "" for the default
+	// (image.DefaultTag); a named image is a requirement.
 	Image      string
 	Workspace  string
 	Output     string
@@ -84,7 +85,6 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault(KeyCPUs, d.CPUs)
 	v.SetDefault(KeyPids, d.Pids)
 	v.SetDefault(KeyOutputCap, units.BytesSize(float64(d.OutputBytes)))
-	v.SetDefault(KeyImage, image.DefaultTag)
 	v.SetDefault(KeyLogFormat, "text")
 	v.SetDefault(KeyLogLevel, "warning")
 	v.SetDefault(KeyEnv, []string{})

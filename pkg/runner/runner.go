@@ -17,6 +17,8 @@ import (
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
@@ -31,7 +33,9 @@ type Options struct {
 	// Runtime is "auto" (the default: the first usable of docker, podman,
 	// process) or a backend's name.
 	Runtime string
-	// Image is the sandbox image; image.DefaultTag when empty.
+	// Image is the sandbox image; image.DefaultTag when empty. An image
+	// named here is a requirement: auto then picks only a container
+	// backend that has it, never the process sandbox, which runs no images.
 	Image string
 	// DockerHost overrides DOCKER_HOST when not empty.
 	DockerHost string
@@ -56,8 +60,9 @@ type Options struct {
 
 // Runner runs tools. It is safe for concurrent use.
 type Runner struct {
-	opts Options
-	log  logrus.FieldLogger
+	opts       Options
+	log        logrus.FieldLogger
+	imageNamed bool // the caller named the image: it is required
 
 	mu         sync.Mutex
 	backends   map[string]sandbox.Backend // opened so far, by name
@@ -71,15 +76,21 @@ func New(opts Options) (*Runner, error) {
 	if opts.Runtime == "" {
 		opts.Runtime = "auto"
 	}
-	if opts.Image == "" {
+	imageNamed := opts.Image != ""
+	if !imageNamed {
 		opts.Image = image.DefaultTag
 	}
 	if opts.Seccomp == nil {
 		opts.Seccomp = seccomp.DefaultProfile()
 	}
-	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
+	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), imageNamed: imageNamed,
+		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
 	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
 		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
+	}
+	if opts.Runtime == process.Name && imageNamed {
+		return nil, fmt.Errorf("%w: the process sandbox runs no images, so it cannot honour image %q: "+
+			"drop the image setting or pick --runtime docker or podman", sandbox.ErrInvalidSpec, opts.Image)
 	}
 	return r, nil
 }
@@ -167,8 +178,8 @@ func fillSpec(spec *sandbox.Spec, req Request) error {
 	}
 	var err error
 	if req.Workspace != "" {
-		if spec.Workspace, err = existingDir("workspace", req.Workspace); err != nil {
-			return err
+		if spec.Workspace, err = hostdir.Workspace(req.Workspace); err != nil {
+			return hostDirError(err)
 		}
 	}
 	if req.Output != "" {
@@ -203,35 +214,29 @@ func readTool(path string) (*sandbox.ToolFile, error) {
 	return &sandbox.ToolFile{Name: name, Content: content}, nil
 }
 
-// existingDir resolves path (symlinks too) to an absolute directory.
-func existingDir(what, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
+// hostDirError classes a refused host directory: the safety rules are a
+// policy (exit 126), anything else is bad input.
+func hostDirError(err error) error {
+	if errors.Is(err, hostdir.ErrUnsafe) {
+		return fmt.Errorf("%w: %w", sandbox.ErrPolicy, err)
 	}
-	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", sandbox.ErrInvalidSpec, what, err)
-	}
-	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return "", fmt.Errorf("%w: %s %s is not a directory", sandbox.ErrInvalidSpec, what, path)
-	}
-	return abs, nil
+	return fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
 }
 
-// outputDir makes the output directory when it is missing, owned by the
-// sandbox user when we are root so that the tool can write to it.
+// outputDir checks the output directory by hostdir's rules, making it
+// when it is missing, owned by the sandbox user when we are root so that
+// the tool can write to it.
 func outputDir(path string) (string, error) {
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return "", fmt.Errorf("%w: output: %v", sandbox.ErrInvalidSpec, err)
-		}
-		if os.Geteuid() == 0 {
-			if err := os.Chown(path, sandbox.UID, sandbox.GID); err != nil {
-				return "", fmt.Errorf("output: %w", err)
-			}
+	dir, created, err := hostdir.Output(path)
+	if err != nil {
+		return "", hostDirError(err)
+	}
+	if created && os.Geteuid() == 0 {
+		if err := os.Chown(dir, sandbox.UID, sandbox.GID); err != nil {
+			return "", fmt.Errorf("output: %w", err)
 		}
 	}
-	return existingDir("output", path)
+	return dir, nil
 }
 
 // errorResult is the Result of a run that the sandbox could not carry out.
@@ -293,8 +298,13 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 		if err == nil {
 			err = b.Check(ctx)
 		}
-		if ib, ok := b.(sandbox.ImageBackend); ok && err == nil {
+		ib, hasImages := b.(sandbox.ImageBackend)
+		switch {
+		case err != nil:
+		case hasImages:
 			err = ib.ImagePresent(ctx, r.opts.Image)
+		case r.imageNamed:
+			err = fmt.Errorf("it runs no images, and image %q was named", r.opts.Image)
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))
@@ -303,6 +313,11 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 		}
 		r.chosen, r.passedOver = b, reasons
 		return b, reasons, nil
+	}
+	if r.imageNamed {
+		return nil, nil, fmt.Errorf("%w: no container backend here can run the image %q that was named (%s); "+
+			"make it with `sablebox image build --tag %s`, or leave the image unset for the best sandbox here",
+			sandbox.ErrImageMissing, r.opts.Image, strings.Join(reasons, "; "), r.opts.Image)
 	}
 	return nil, nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
 		sandbox.ErrUnavailable, strings.Join(reasons, "; "))

@@ -198,3 +198,30 @@ func TestAutoReportsWhatItPassedOver(t *testing.T) {
 		t.Fatalf("backend %s, passed over %v", res.Backend, res.PassedOver)
 	}
 }
+
+// An image the caller named is a requirement: auto never falls back to
+// the process sandbox (which runs no images) when no container backend
+// has it, and says which backends lack it.
+func TestAutoWithANamedMissingImageFails(t *testing.T) {
+	r, err := New(Options{Image: "sablebox-test/no-such-image:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
+	if !errors.Is(err, sandbox.ErrImageMissing) || res.ExitCode != sandbox.ExitError || res.Backend == process.Name {
+		t.Fatalf("want ErrImageMissing and exit 125 on no backend, got %v, backend %q exit %d", err, res.Backend, res.ExitCode)
+	}
+	for _, want := range []string{"docker:", "podman:", "process:", "sablebox-test/no-such-image:1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestProcessWithANamedImageIsRefused(t *testing.T) {
+	if _, err := New(Options{Runtime: process.Name, Image: "python:3.11"}); !errors.Is(err, sandbox.ErrInvalidSpec) ||
+		!strings.Contains(err.Error(), "runs no images") {
+		t.Fatalf("want ErrInvalidSpec saying the process sandbox runs no images, got %v", err)
+	}
+}

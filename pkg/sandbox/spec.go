@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 )
 
 // Paths inside the sandbox. They are the same on every backend.
@@ -113,6 +115,16 @@ func (s *Spec) Validate() error {
 		return bad("empty command")
 	case s.Seccomp == nil || len(s.Seccomp.JSON) == 0:
 		return bad("no seccomp profile: refusing to run without a syscall filter")
+	}
+	for _, d := range []struct{ what, path string }{{"workspace", s.Workspace}, {"output", s.Output}} {
+		if d.path == "" {
+			continue
+		}
+		// The runner resolved the path and applied every rule; a library
+		// caller that did not still cannot hand over / or /etc.
+		if err := hostdir.CheckPath(d.what, d.path, ""); err != nil {
+			return fmt.Errorf("%w: %w", ErrPolicy, err)
+		}
 	}
 	for _, kv := range s.Env {
 		k, _, ok := strings.Cut(kv, "=")

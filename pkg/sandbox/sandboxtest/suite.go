@@ -411,6 +411,18 @@ func Run(t *testing.T, cfg Config) {
 			t.Errorf("status %s exit %d, want killed 137", res.Status, res.ExitCode)
 		}
 	})
+	t.Run("the host's root or a system directory is refused as workspace or output", func(t *testing.T) {
+		t.Parallel()
+		for _, dirs := range [][2]string{{"", "/"}, {"", "/etc"}, {"/", ""}, {"/usr", ""}, {"", "/tmp/../var/lib"}} {
+			spec := cfg.spec(t)
+			spec.Command = []string{"true"}
+			spec.Workspace, spec.Output = dirs[0], dirs[1]
+			_, err := cfg.Backend.Run(context.Background(), spec)
+			if !errors.Is(err, sandbox.ErrPolicy) {
+				t.Errorf("workspace %q output %q: want ErrPolicy, got %v", dirs[0], dirs[1], err)
+			}
+		}
+	})
 	t.Run("invalid spec is refused before anything starts", func(t *testing.T) {
 		t.Parallel()
 		spec := cfg.spec(t)
