@@ -14,18 +14,26 @@ import (
 	"github.com/sablebox/sablebox/pkg/version"
 )
 
+// runLabels are the labels of every object a run creates (its container
+// and its tool volume), by which the reaper finds what a dead run left.
+func runLabels(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) map[string]string {
+	return owner.Labels(spec.RunID, version.Version, now.Add(spec.Limits.Timeout))
+}
+
+// toolVolumeName is the name of the volume that receives a run's tool.
+func toolVolumeName(runID string) string { return "sablebox-" + runID + "-tool" }
+
 // containerConfig turns a validated spec into the engine's configuration.
 // It is the one place where protections are set: every field below is a
 // protection or the plumbing it needs, and nothing untrusted reaches the
 // engine config except through these fields.
-func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time, ociRuntime string) (*container.Config, *container.HostConfig) {
-	deadline := now.Add(spec.Limits.Timeout)
+func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime string) (*container.Config, *container.HostConfig) {
 	cfg := &container.Config{
 		Image:           spec.Image,
 		User:            fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID),
 		Env:             engine.Env(spec),
 		WorkingDir:      sandbox.WorkspaceDir,
-		Labels:          owner.Labels(spec.RunID, version.Version, deadline),
+		Labels:          labels,
 		NetworkDisabled: true,
 		AttachStdin:     true,
 		AttachStdout:    true,
@@ -68,10 +76,11 @@ func containerConfig(spec *sandbox.Spec, owner sandbox.Owner, now time.Time, oci
 		LogConfig: container.LogConfig{Type: "none"},
 	}
 	if spec.Tool != nil {
-		// An anonymous volume receives the tool through the archive API,
-		// which works with remote daemons too. The file is root-owned and
-		// read-only, the directory root-owned: uid 1000 cannot change them.
-		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.ToolDir})
+		// The run's own labelled volume receives the tool through the
+		// archive API, which works with remote daemons too. The file is
+		// root-owned and read-only, the directory root-owned: uid 1000
+		// cannot change them. The backend made the volume and removes it.
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: toolVolumeName(spec.RunID), Target: sandbox.ToolDir})
 	}
 	if spec.Workspace != "" {
 		host.Mounts = append(host.Mounts, mount.Mount{

@@ -21,7 +21,7 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 		Seccomp: &sandbox.SeccompProfile{Name: "p", JSON: []byte(`{"defaultAction":"SCMP_ACT_ERRNO"}`)},
 	}
 	now := time.Unix(1000, 0)
-	cfg, host := containerConfig(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, now, "")
+	cfg, host := containerConfig(spec, runLabels(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, now), "")
 
 	check := func(what string, ok bool) {
 		t.Helper()
@@ -62,13 +62,13 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 	}
 	check("workspace read-only", mounts["/workspace"].ReadOnly && mounts["/workspace"].Type == mount.TypeBind)
 	check("output writable", !mounts["/output"].ReadOnly && mounts["/output"].Source == "/out")
-	check("tool volume", mounts["/sablebox"].Type == mount.TypeVolume)
+	check("tool volume, the run's own", mounts["/sablebox"].Type == mount.TypeVolume && mounts["/sablebox"].Source == "sablebox-r1-tool")
 }
 
 func TestContainerConfigCommand(t *testing.T) {
 	spec := &sandbox.Spec{Command: []string{"sh", "-c"}, Args: []string{"echo hi"}, Limits: sandbox.DefaultLimits(),
 		Seccomp: &sandbox.SeccompProfile{JSON: []byte("{}")}}
-	cfg, host := containerConfig(spec, sandbox.Owner{}, time.Now(), "runsc")
+	cfg, host := containerConfig(spec, runLabels(spec, sandbox.Owner{}, time.Now()), "runsc")
 	if !slices.Equal(cfg.Entrypoint, []string{"sh", "-c"}) || !slices.Equal(cfg.Cmd, []string{"echo hi"}) {
 		t.Fatalf("entrypoint %v cmd %v", cfg.Entrypoint, cfg.Cmd)
 	}

@@ -3,15 +3,21 @@ package docker_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -51,12 +57,16 @@ func newBackend(t testing.TB) (*docker.Backend, docker.Client) {
 	return b, c
 }
 
+// leftovers counts the containers and volumes a run left.
 func leftovers(c docker.Client) func(ctx context.Context, runID string) (int, error) {
 	return func(ctx context.Context, runID string) (int, error) {
-		list, err := c.ContainerList(ctx, container.ListOptions{
-			All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID)),
-		})
-		return len(list), err
+		byRun := filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID))
+		list, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: byRun})
+		if err != nil {
+			return 0, err
+		}
+		vols, err := c.VolumeList(ctx, volume.ListOptions{Filters: byRun})
+		return len(list) + len(vols.Volumes), err
 	}
 }
 
@@ -228,5 +238,121 @@ func TestRunWithoutCheckRefusesAWeakRuntime(t *testing.T) {
 	}
 	if n, err := leftovers(c)(context.Background(), spec.RunID); err != nil || n != 0 {
 		t.Fatalf("%d containers left (%v)", n, err)
+	}
+}
+
+// faultAt is the real client with one fault injected at one step of a
+// run's create sequence. Where the daemon could have done the step and the
+// answer been lost, the real call is made first.
+type faultAt struct {
+	docker.Client
+	step string
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f faultAt) VolumeCreate(ctx context.Context, o volume.CreateOptions) (volume.Volume, error) {
+	v, err := f.Client.VolumeCreate(ctx, o)
+	if f.step == "volume create, answer lost" {
+		return v, errInjected
+	}
+	return v, err
+}
+
+func (f faultAt) ContainerCreate(ctx context.Context, cfg *container.Config, host *container.HostConfig,
+	n *network.NetworkingConfig, p *ocispec.Platform, name string) (container.CreateResponse, error) {
+	if f.step == "create refused" {
+		return container.CreateResponse{}, errInjected
+	}
+	resp, err := f.Client.ContainerCreate(ctx, cfg, host, n, p, name)
+	switch f.step {
+	case "create, answer lost":
+		return container.CreateResponse{}, errInjected
+	case "create with a warning":
+		resp.Warnings = append(resp.Warnings, "injected: a setting was dropped")
+	}
+	return resp, err
+}
+
+func (f faultAt) CopyToContainer(ctx context.Context, id, dst string, r io.Reader, o container.CopyToContainerOptions) error {
+	if f.step == "copy tool" {
+		return errInjected
+	}
+	return f.Client.CopyToContainer(ctx, id, dst, r, o)
+}
+
+func (f faultAt) ContainerAttach(ctx context.Context, id string, o container.AttachOptions) (types.HijackedResponse, error) {
+	if f.step == "attach" {
+		return types.HijackedResponse{}, errInjected
+	}
+	return f.Client.ContainerAttach(ctx, id, o)
+}
+
+func (f faultAt) ContainerStart(ctx context.Context, id string, o container.StartOptions) error {
+	if f.step == "start" {
+		return errInjected
+	}
+	return f.Client.ContainerStart(ctx, id, o)
+}
+
+func (f faultAt) ContainerWait(ctx context.Context, id string, cond container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	if f.step == "wait" {
+		errC := make(chan error, 1)
+		errC <- errInjected
+		return make(chan container.WaitResponse), errC
+	}
+	return f.Client.ContainerWait(ctx, id, cond)
+}
+
+// A fault at any step of the create sequence fails the run with an error
+// and leaves no container and no volume behind.
+func TestFailedCreateLeavesNothing(t *testing.T) {
+	_, c := newBackend(t)
+	for _, step := range []string{"volume create, answer lost", "create refused", "create, answer lost",
+		"create with a warning", "copy tool", "attach", "start", "wait"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			b, err := docker.New("", docker.WithClient(faultAt{c, step}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(),
+				Tool:   &sandbox.ToolFile{Name: "t.py", Content: []byte("print(1)")},
+				Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+			if _, err := b.Run(context.Background(), spec); err == nil {
+				t.Fatal("the injected fault did not fail the run")
+			}
+			if n, err := leftovers(c)(context.Background(), spec.RunID); err != nil || n != 0 {
+				t.Fatalf("%d containers and volumes left (%v)", n, err)
+			}
+		})
+	}
+}
+
+// A volume whose run's owner is gone is reaped; one whose owner lives is
+// not.
+func TestReapRemovesOrphanedVolumes(t *testing.T) {
+	b, c := newBackend(t)
+	ctx := context.Background()
+	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	mk := func(o sandbox.Owner) string {
+		runID := sandbox.NewRunID()
+		if _, err := c.VolumeCreate(ctx, volume.CreateOptions{Name: "sablebox-test-" + runID,
+			Labels: o.Labels(runID, "test", time.Now().Add(time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		return runID
+	}
+	orphan, owned := mk(dead), mk(sandbox.CurrentOwner())
+	t.Cleanup(func() { _ = c.VolumeRemove(ctx, "sablebox-test-"+owned, true) })
+	if _, err := b.Reap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := leftovers(c)
+	if n, _ := count(ctx, orphan); n != 0 {
+		t.Errorf("orphaned volume survived the reaper")
+	}
+	if n, _ := count(ctx, owned); n != 1 {
+		t.Errorf("a live owner's volume was reaped")
 	}
 }

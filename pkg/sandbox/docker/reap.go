@@ -2,10 +2,12 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/engine"
@@ -27,5 +29,16 @@ func (b *Backend) Reap(ctx context.Context) (int, error) {
 	for i, c := range list {
 		leftovers[i] = engine.Leftover{ID: c.ID, Labels: c.Labels}
 	}
-	return engine.Reap(leftovers, b.owner, b.now(), b.remove, b.log)
+	containers, err := engine.Reap(leftovers, b.owner, b.now(), b.remove, b.log)
+	// Volumes after containers: a volume is free once its container is gone.
+	vols, listErr := b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun))})
+	if listErr != nil {
+		return containers, errors.Join(err, fmt.Errorf("list sablebox volumes: %w", listErr))
+	}
+	leftovers = leftovers[:0]
+	for _, v := range vols.Volumes {
+		leftovers = append(leftovers, engine.Leftover{ID: v.Name, Labels: v.Labels})
+	}
+	volumes, volErr := engine.Reap(leftovers, b.owner, b.now(), b.removeVolume, b.log)
+	return containers + volumes, errors.Join(err, volErr)
 }

@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -65,14 +66,27 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 			return nil, err
 		}
 	}
-	cfg, host := containerConfig(spec, b.owner, b.now(), b.ociRuntime)
+	labels := runLabels(spec, b.owner, b.now())
+	if spec.Tool != nil {
+		// Made by us and labelled before anything uses it, so that no path
+		// (a create that fails half-way, a crash) leaves an unnamed volume.
+		// Registered first, it is removed after the container.
+		vol := toolVolumeName(spec.RunID)
+		defer func() {
+			if err := b.removeVolume(vol); err != nil {
+				b.log.WithField("run", spec.RunID).WithError(err).Error("volume left behind; the next run's reaper removes it")
+			}
+		}()
+		if _, err := b.client.VolumeCreate(setupCtx, volume.CreateOptions{Name: vol, Labels: labels}); err != nil {
+			return nil, b.unavailable(fmt.Errorf("create tool volume: %w", err))
+		}
+	}
+	cfg, host := containerConfig(spec, labels, b.ociRuntime)
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
 	if err != nil {
-		if setupCtx.Err() != nil {
-			// The daemon may have created it before the cancel reached us.
-			_ = b.remove(name)
-		}
+		// The daemon may have created it although the answer was lost.
+		_ = b.remove(name)
 		return nil, b.createError(spec.Image, err)
 	}
 	id := created.ID
@@ -172,6 +186,17 @@ func (b *Backend) remove(id string) error {
 	err := b.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("remove container: %w", err)
+	}
+	return nil
+}
+
+// removeVolume removes a run's volume; one already gone is fine.
+func (b *Backend) removeVolume(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	defer cancel()
+	err := b.client.VolumeRemove(ctx, name, true)
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove volume: %w", err)
 	}
 	return nil
 }
