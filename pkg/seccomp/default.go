@@ -91,7 +91,7 @@ var socketFamilies = []uint64{1, 2, 10}
 
 // Default returns sablebox's built-in profile.
 func Default() *Profile {
-	eperm, enosys := uint(EPERM), uint(ENOSYS)
+	eperm := uint(EPERM)
 	p := &Profile{
 		DefaultAction:   ActErrno,
 		DefaultErrnoRet: &eperm,
@@ -110,8 +110,8 @@ func Default() *Profile {
 			Args:    []Arg{{Index: 0, Value: cloneNamespaceFlags, ValueTwo: 0, Op: "SCMP_CMP_MASKED_EQ"}},
 		},
 		Syscall{
-			Names: []string{"clone3"}, Action: ActErrno, ErrnoRet: &enosys,
-			Comment: "its flags cannot be inspected; ENOSYS makes libc fall back to clone",
+			Names: []string{"clone3"}, Action: ActTrace,
+			Comment: "its flags cannot be inspected: ENOSYS (trace with no tracer) makes libc fall back to clone; an errno rule would give EPERM on gVisor, and threads would fail",
 		},
 	)
 	for _, family := range socketFamilies {

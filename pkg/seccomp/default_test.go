@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,14 @@ func TestDefaultLeavesOutDangerousSyscalls(t *testing.T) {
 	} {
 		if allowedNames[n] {
 			t.Errorf("%s must not be allowed unconditionally", n)
+		}
+	}
+	// clone3 must answer ENOSYS, so that libc falls back to clone (whose
+	// flags the filter checks), on runc and gVisor alike: a trace rule
+	// with no tracer does; an errno rule gives EPERM on gVisor 2022-12.
+	for _, s := range Default().Syscalls {
+		if slices.Contains(s.Names, "clone3") && s.Action != ActTrace {
+			t.Errorf("clone3: action %s, want %s", s.Action, ActTrace)
 		}
 	}
 	for _, n := range []string{"read", "write", "execve", "mmap", "exit_group", "futex"} {

@@ -15,6 +15,12 @@ type Action string
 const (
 	ActAllow Action = "SCMP_ACT_ALLOW"
 	ActErrno Action = "SCMP_ACT_ERRNO"
+	// ActTrace hands the syscall to a ptrace tracer; with none attached
+	// the syscall fails with ENOSYS, on the kernel and on gVisor alike.
+	// The sandbox cannot attach one (ptrace is refused), so it is the one
+	// portable way to answer ENOSYS: gVisor of 2022-12 (Debian 12's
+	// runsc) answers an errno rule's errnoRet with EPERM.
+	ActTrace Action = "SCMP_ACT_TRACE"
 )
 
 // Errno values returned by refused syscalls.
@@ -86,8 +92,8 @@ func Parse(data []byte) (*Profile, error) {
 		return nil, fmt.Errorf("parse seccomp profile: no syscall rules")
 	}
 	for i, s := range p.Syscalls {
-		if len(s.Names) == 0 || (s.Action != ActAllow && s.Action != ActErrno) {
-			return nil, fmt.Errorf("parse seccomp profile: rule %d: needs names and an allow or errno action", i)
+		if len(s.Names) == 0 || (s.Action != ActAllow && s.Action != ActErrno && s.Action != ActTrace) {
+			return nil, fmt.Errorf("parse seccomp profile: rule %d: needs names and an allow, errno or trace action", i)
 		}
 	}
 	return &p, nil

@@ -64,12 +64,15 @@ func buildFilter(profileJSON []byte) (*libseccomp.ScmpFilter, error) {
 	}
 	for _, rule := range p.Syscalls {
 		action := libseccomp.ActAllow
-		if rule.Action == seccomp.ActErrno {
+		switch rule.Action {
+		case seccomp.ActErrno:
 			code := int16(seccomp.EPERM)
 			if rule.ErrnoRet != nil {
 				code = int16(*rule.ErrnoRet)
 			}
 			action = libseccomp.ActErrno.SetReturnCode(code)
+		case seccomp.ActTrace:
+			action = libseccomp.ActTrace
 		}
 		var conds []libseccomp.ScmpCondition
 		for _, a := range rule.Args {

@@ -231,6 +231,22 @@ for d in ("/tmp", os.environ["HOME"]):
 			check: wantStatus(sandbox.StatusOK, 0, "/tmp exec refused\n/home/sandbox exec refused\n"),
 		},
 		{
+			name: "threads, a thread pool and a process pool start",
+			tool: `
+import concurrent.futures, multiprocessing, threading
+out = []
+t = threading.Thread(target=out.append, args=("thread",))
+t.start(); t.join()
+print(out[0])
+with concurrent.futures.ThreadPoolExecutor(2) as ex:
+    print("thread pool", sum(ex.map(lambda x: x * x, range(4))))
+if __name__ == "__main__":
+    with multiprocessing.Pool(2) as pool:
+        print("process pool", sum(pool.map(abs, [-1, -2, 3])))
+`,
+			check: wantStatus(sandbox.StatusOK, 0, "thread\nthread pool 14\nprocess pool 6\n"),
+		},
+		{
 			name: "fork bomb is contained by the pids limit",
 			tool: `
 import os, time
