@@ -35,6 +35,10 @@ type Backend struct {
 	negotiated sync.Once
 	// checked is set once Check has passed; Run checks first until then.
 	checked atomic.Bool
+	// gaps are the protections the configured OCI runtime does not give
+	// in full, as Result.Degraded notes; set by the first Check to pass.
+	gapsOnce sync.Once
+	gaps     []string
 }
 
 // negotiate settles the API version once, before any concurrent use.
@@ -109,6 +113,13 @@ func (b *Backend) checkedInfo(ctx context.Context) (system.Info, error) {
 		return info, fmt.Errorf("%w: the Docker daemon at %s cannot enforce %s (enable those cgroup controllers); sablebox will not run tools unbounded",
 			sandbox.ErrUnavailable, b.client.DaemonHost(), strings.Join(missing, ", "))
 	}
+	b.gapsOnce.Do(func() {
+		if b.ociRuntime == "runsc" {
+			if note := runscNoexecGap(ctx, info.Runtimes["runsc"].Path, isLocalHost(b.client.DaemonHost())); note != "" {
+				b.gaps = append(b.gaps, note)
+			}
+		}
+	})
 	b.checked.Store(true)
 	return info, nil
 }
@@ -192,6 +203,15 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 	d.Details["gvisor"] = "usable: --oci-runtime runsc"
 	if err := checkRuntime(info, "runsc"); err != nil {
 		d.Details["gvisor"] = "not usable: " + err.Error()
+	}
+	if rt, ok := info.Runtimes["runsc"]; ok {
+		if note := runscNoexecGap(ctx, rt.Path, isLocalHost(b.client.DaemonHost())); note != "" {
+			d.Details["gvisor_noexec"] = strings.TrimPrefix(note, "noexec: ")
+		}
+	}
+	for _, gap := range b.gaps {
+		name, why, _ := strings.Cut(gap, ": ")
+		d.Details["degraded "+name] = why
 	}
 	d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
 	d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")

@@ -22,7 +22,9 @@ func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result,
 	spec, degraded := b.adjust(spec)
 	res, err := engine.Run(ctx, spec, Name, b.createAndRun)
 	if res != nil {
-		res.Degraded = append(res.Degraded, degraded...)
+		// The runtime's gaps are known once a Check has passed, which
+		// createAndRun makes sure of before anything runs.
+		res.Degraded = append(append(res.Degraded, b.gaps...), degraded...)
 	}
 	return res, err
 }

@@ -247,6 +247,41 @@ if __name__ == "__main__":
 			check: wantStatus(sandbox.StatusOK, 0, "thread\nthread pool 14\nprocess pool 6\n"),
 		},
 		{
+			// noexec must also refuse an executable mapping (what ld.so
+			// does to run a dropped ELF); a runtime that allows it must say
+			// so in Degraded, never claim the protection.
+			name: "tmp, shm and home refuse executable mappings, or the run says they do not",
+			tool: `
+import mmap, os
+for d in ("/tmp", "/dev/shm", os.environ["HOME"]):
+    p = os.path.join(d, "lib.so")
+    with open(p, "wb") as f:
+        f.write(b"\0" * 4096)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        mmap.mmap(fd, 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+        print(d, "mapped")
+    except OSError:
+        print(d, "refused")
+    os.close(fd)
+`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				if r.Status != sandbox.StatusOK {
+					t.Fatalf("status %s (%s); stderr: %.500s", r.Status, r.Reason, r.Stderr.Data)
+				}
+				claimed := true
+				for _, d := range r.Degraded {
+					claimed = claimed && !strings.HasPrefix(d, "noexec:")
+				}
+				if want := "/tmp refused\n/dev/shm refused\n/home/sandbox refused\n"; claimed && r.Stdout.String() != want {
+					t.Errorf("noexec claimed but not enforced: got %q, want %q (degraded %q)", r.Stdout.String(), want, r.Degraded)
+				}
+				if !claimed && !strings.Contains(r.Stdout.String(), "mapped") {
+					t.Logf("the run reports a noexec gap it does not have: %q", r.Degraded)
+				}
+			},
+		},
+		{
 			name: "fork bomb is contained by the pids limit",
 			tool: `
 import os, time
