@@ -372,3 +372,79 @@ func TestNamedImageMissingIsAFailureNotAFallback(t *testing.T) {
 		t.Fatalf("process with an image: exit %d stderr %q", got.code, got.stderr)
 	}
 }
+
+// ttyBuffer is a stream that says it is a terminal.
+type ttyBuffer struct{ bytes.Buffer }
+
+func (*ttyBuffer) IsTerminal() bool { return true }
+
+// sableboxTTY runs the CLI in-process with stdout and stderr that are
+// terminals.
+func sableboxTTY(t *testing.T, args ...string) outcome {
+	t.Helper()
+	var out, errOut ttyBuffer
+	code := cli.Main(context.Background(), args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return outcome{code, out.String(), errOut.String()}
+}
+
+// forgeTool prints escape sequences and a line that imitates sablebox's,
+// and leaves an escape open on stderr.
+const forgeTool = `import sys
+sys.stdout.write("\x1b]0;pwned\x07sablebox: stdout truncated\n")
+sys.stderr.write("\x1b[8m")
+`
+
+// On a terminal the tool's escapes are shown, not obeyed, and sablebox's
+// own lines carry a mark the tool cannot draw; piped output stays byte-exact;
+// --raw-output passes escapes through.
+func TestTerminalOutputCannotForgeSableboxLines(t *testing.T) {
+	isolate(t)
+	tool := filepath.Join(t.TempDir(), "forge.py")
+	if err := os.WriteFile(tool, []byte(forgeTool), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const mark = "\x1b[0m\x1b[7m sablebox \x1b[0m "
+
+	got := sableboxTTY(t, "run", tool)
+	if got.code != 0 || got.stdout != `\x1b]0;pwned\x07sablebox: stdout truncated`+"\n" {
+		t.Fatalf("terminal stdout %q (exit %d, stderr %q): want the escapes shown", got.stdout, got.code, got.stderr)
+	}
+	if !strings.HasPrefix(got.stderr, `\x1b[8m`+"\n"+mark+"ran in ") || strings.Count(got.stderr, "\x1b") != strings.Count(mark, "\x1b") {
+		t.Fatalf("terminal stderr %q: want the open escape shown, then one marked line on a line of its own", got.stderr)
+	}
+
+	if got := sableboxTTY(t, "run", "--quiet", tool); strings.Contains(got.stderr, "ran in") {
+		t.Fatalf("--quiet still says where it ran: %q", got.stderr)
+	}
+	if got := sableboxTTY(t, "run", "--raw-output", "--quiet", tool); !strings.HasPrefix(got.stdout, "\x1b]0;pwned\x07") {
+		t.Fatalf("--raw-output escaped the output: %q", got.stdout)
+	}
+	piped := sablebox(t, "", "run", tool)
+	if piped.stdout != "\x1b]0;pwned\x07sablebox: stdout truncated\n" || piped.stderr != "\x1b[8m" {
+		t.Fatalf("piped output is not byte-exact: stdout %q stderr %q", piped.stdout, piped.stderr)
+	}
+}
+
+// The same through a real terminal (util-linux script gives the binary a
+// pty): the timeout note is marked and starts its own line although the
+// tool left an escape open.
+func TestRealTerminalGetsEscapedOutput(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("SKIP no `script` (util-linux) to give sablebox a terminal")
+	}
+	isolate(t)
+	tool := filepath.Join(t.TempDir(), "forge.py")
+	if err := os.WriteFile(tool, []byte(forgeTool+"sys.stdout.flush(); sys.stderr.flush()\nimport time; time.sleep(30)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("script", "-qec", binary+" run --timeout 2s "+tool, "/dev/null").Output()
+	text := strings.ReplaceAll(string(out), "\r\n", "\n")
+	for _, want := range []string{`\x1b]0;pwned\x07sablebox: stdout truncated` + "\n", `\x1b[8m` + "\n\x1b[0m\x1b[7m sablebox \x1b[0m timeout: ", "\x1b[7m sablebox \x1b[0m ran in "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("terminal shows %q; want it to contain %q", text, want)
+		}
+	}
+	if strings.Contains(text, "\x1b]0;") || strings.Contains(text, "\x1b[8m") {
+		t.Errorf("a tool's escape reached the terminal: %q", text)
+	}
+}

@@ -30,6 +30,8 @@ const (
 	KeyEnv        = "env"
 	KeyImage      = "image"
 	KeyJSON       = "json"
+	KeyQuiet      = "quiet"
+	KeyRawOutput  = "raw-output"
 	KeyOutputCap  = "output-limit"
 	KeyLogFormat  = "log-format"
 	KeyLogLevel   = "log-level"
@@ -54,11 +56,15 @@ type Config struct {
 	Runtime string
 	// Image is the sandbox image the user named, or "" for the default
 	// (image.DefaultTag); a named image is a requirement.
-	Image      string
-	Workspace  string
-	Output     string
-	Env        []string
-	JSON       bool
+	Image     string
+	Workspace string
+	Output    string
+	Env       []string
+	JSON      bool
+	// Quiet drops sablebox's line about where a run ran.
+	Quiet bool
+	// RawOutput passes the tool's output to a terminal unescaped.
+	RawOutput  bool
 	Limits     sandbox.Limits
 	LogFormat  string
 	LogLevel   string
@@ -130,7 +136,7 @@ func NewViper(file string) (*viper.Viper, error) {
 // in a limit never silently leaves the default in force.
 func checkKnownKeys(v *viper.Viper) error {
 	known := []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
-		KeyEnv, KeyImage, KeyJSON, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
+		KeyEnv, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
 		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
 	for _, k := range v.AllKeys() {
 		if !slices.Contains(known, k) {
@@ -149,6 +155,8 @@ func Load(v *viper.Viper) (*Config, error) {
 		Output:     v.GetString(KeyOutput),
 		Env:        v.GetStringSlice(KeyEnv),
 		JSON:       v.GetBool(KeyJSON),
+		Quiet:      v.GetBool(KeyQuiet),
+		RawOutput:  v.GetBool(KeyRawOutput),
 		LogFormat:  v.GetString(KeyLogFormat),
 		LogLevel:   v.GetString(KeyLogLevel),
 		AuditFile:  v.GetString(KeyAuditFile),

@@ -3,7 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/termsafe"
 )
 
 const imageDefault = image.DefaultTag
@@ -117,11 +120,45 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 }
 
 // report copies the tool's output to ours and adds one line for anything
-// the tool did not say itself: truncation, a timeout, an OOM kill.
+// the tool did not say itself: truncation, a timeout, an OOM kill, and,
+// when stderr is a terminal, where the run ran. On a terminal the tool's
+// output is escaped (see termsafe) and sablebox's own lines carry a mark
+// that escaped output cannot draw; piped output is passed byte for byte.
 func (a *app) report(res *sandbox.Result) {
-	_, _ = a.streams.Out.Write(res.Stdout.Data)
-	_, _ = a.streams.Err.Write(res.Stderr.Data)
-	note := func(format string, args ...any) { fmt.Fprintf(a.streams.Err, "sablebox: "+format+"\n", args...) }
+	outTTY, errTTY := isTerminal(a.streams.Out), isTerminal(a.streams.Err)
+	escape := func(b []byte, tty bool) []byte {
+		if tty && !a.cfg.RawOutput {
+			return termsafe.Escape(b)
+		}
+		return b
+	}
+	_, _ = a.streams.Out.Write(escape(res.Stdout.Data, outTTY))
+	_, _ = a.streams.Err.Write(escape(res.Stderr.Data, errTTY))
+	// A note starts a line of its own, whatever the tool left open.
+	last := res.Stderr.Data
+	if len(last) == 0 && outTTY && errTTY {
+		last = res.Stdout.Data
+	}
+	open := len(last) > 0 && last[len(last)-1] != '\n'
+	note := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		switch {
+		case errTTY:
+			// Reset whatever a raw tool left set, then a mark in inverse
+			// video, which escaped tool output cannot produce.
+			prefix := ""
+			if open {
+				prefix = "\n"
+			}
+			fmt.Fprintf(a.streams.Err, "%s\x1b[0m\x1b[7m sablebox \x1b[0m %s\n", prefix, line)
+		default:
+			if open {
+				fmt.Fprintln(a.streams.Err)
+			}
+			fmt.Fprintf(a.streams.Err, "sablebox: %s\n", line)
+		}
+		open = false
+	}
 	for _, s := range []struct {
 		name string
 		out  sandbox.Output
@@ -135,4 +172,35 @@ func (a *app) report(res *sandbox.Result) {
 	case sandbox.StatusTimeout, sandbox.StatusOOM, sandbox.StatusKilled:
 		note("%s: %s", res.Status, res.Reason)
 	}
+	if errTTY && !a.cfg.Quiet {
+		note("%s", where(res, a.cfg.OCIRuntime))
+	}
+}
+
+// where is the line that says which sandbox ran the tool and which
+// protections it applied differently, such as "ran in docker (runsc);
+// degraded: noexec, pids (see --json)".
+func where(res *sandbox.Result, ociRuntime string) string {
+	line := "ran in " + res.Backend
+	if ociRuntime != "" && res.Backend != "process" {
+		line += " (" + ociRuntime + ")"
+	}
+	if len(res.Degraded) > 0 {
+		names := make([]string, len(res.Degraded))
+		for i, d := range res.Degraded {
+			names[i], _, _ = strings.Cut(d, ":")
+		}
+		line += "; degraded: " + strings.Join(names, ", ") + " (details: --json)"
+	}
+	return line
+}
+
+// isTerminal reports whether w is a terminal. Test streams say so
+// themselves with an IsTerminal method.
+func isTerminal(w io.Writer) bool {
+	if t, ok := w.(interface{ IsTerminal() bool }); ok {
+		return t.IsTerminal()
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
