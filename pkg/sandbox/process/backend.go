@@ -273,14 +273,18 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 			}
 		}
 	}
-	pathEnv := engine.DefaultPath
+	pathEnv := "/usr/bin:/bin" // the view has no /usr/local
+	py, pyErr := b.python()
+	if pyErr != nil {
+		py = ""
+	}
+	cfg.View = hostView(py)
 	if spec.Tool != nil {
 		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
 			return cfg, fmt.Errorf("write tool: %w", err)
 		}
-		py, err := b.python()
-		if err != nil {
-			return cfg, fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
+		if pyErr != nil {
+			return cfg, fmt.Errorf("%w: %v", sandbox.ErrUnavailable, pyErr)
 		}
 		if prefix := filepath.Dir(filepath.Dir(py)); !strings.HasPrefix(py, "/usr/") {
 			cfg.Binds[prefix] = prefix // an interpreter outside /usr (pyenv, a venv)

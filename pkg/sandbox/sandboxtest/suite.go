@@ -162,6 +162,40 @@ except OSError as e:
 					"/var/tmp/sablebox-test refused\n/run/sablebox-test refused\n"),
 		},
 		{
+			// The process sandbox shows the tool a narrow view of the host;
+			// containers show their image. Either way a file planted in
+			// the host's /usr/local or /usr/share is out of reach.
+			name: "files in the host's /usr/local and /usr/share are unreachable",
+			tool: `
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        open(p).read()
+        print(p, "read")
+    except OSError:
+        print(p, "exists" if os.path.exists(p) else "unreachable")
+`,
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				var planted []string
+				for _, dir := range []string{"/usr/local", "/usr/share"} {
+					p := filepath.Join(dir, "sablebox-planted-"+s.RunID)
+					if err := os.WriteFile(p, []byte("host secret"), 0o644); err != nil {
+						t.Skipf("SKIP cannot plant a file in the host's %s (run as root): %v", dir, err)
+					}
+					t.Cleanup(func() { os.Remove(p) })
+					planted = append(planted, p)
+				}
+				s.Args = planted
+			},
+			check: func(t *testing.T, r *sandbox.Result) {
+				want := ""
+				for _, dir := range []string{"/usr/local", "/usr/share"} {
+					want += filepath.Join(dir, "sablebox-planted-"+r.RunID) + " unreachable\n"
+				}
+				wantStatus(sandbox.StatusOK, 0, want)(t, r)
+			},
+		},
+		{
 			name: "workspace is readable and read-only",
 			tool: `
 print(open("/workspace/input.txt").read().strip())

@@ -200,7 +200,15 @@ func dropCapabilities() error {
 // its own dirs.
 func landlockRestrict(cfg Config) error {
 	p := cfg.Paths
-	ro := []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", p.Tool}
+	ro := []string{p.Tool}
+	var roFiles []string
+	for _, v := range cfg.View {
+		if st, err := os.Stat(v); err == nil && !st.IsDir() {
+			roFiles = append(roFiles, v)
+		} else {
+			ro = append(ro, v)
+		}
+	}
 	for inside := range cfg.Binds {
 		ro = append(ro, inside)
 	}
@@ -214,12 +222,9 @@ func landlockRestrict(cfg Config) error {
 	if cfg.Apply.MountNS {
 		rw = append(rw, "/dev/shm")
 	}
-	etc := []string{"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/passwd", "/etc/group",
-		"/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/mime.types"}
 	rules := []landlock.Rule{
 		landlock.RODirs(ro...).IgnoreIfMissing(),
-		landlock.RODirs("/etc/ld.so.conf.d", "/etc/ssl", "/etc/python3", "/etc/alternatives").IgnoreIfMissing(),
-		landlock.ROFiles(etc...).IgnoreIfMissing(),
+		landlock.ROFiles(roFiles...).IgnoreIfMissing(),
 		landlock.RODirs("/proc", "/sys").IgnoreIfMissing(),
 		landlock.RWDirs(rw...),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full").IgnoreIfMissing(),

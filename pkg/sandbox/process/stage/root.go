@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hostDirs are bound read-only into the new root when they are
-// directories; when they are symlinks (merged /usr) the link is copied.
-var hostDirs = []string{"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+// hostLinks are copied into the new root when they are symlinks (merged
+// /usr); what the tool sees of the host is Config.View, bound read-only.
+var hostLinks = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // devices are bound from the host into the new /dev.
 var devices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}
@@ -25,23 +25,21 @@ func buildRoot(cfg Config) error {
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,mode=0755"); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
-	for _, d := range hostDirs {
-		st, err := os.Lstat(d)
-		switch {
-		case err != nil:
+	for _, d := range hostLinks {
+		if st, err := os.Lstat(d); err != nil || st.Mode()&os.ModeSymlink == 0 {
 			continue
-		case st.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(d)
-			if err != nil {
-				return err
-			}
-			if err := os.Symlink(target, filepath.Join(root, d)); err != nil {
-				return err
-			}
-		case st.IsDir():
-			if err := bindRO(d, filepath.Join(root, d)); err != nil {
-				return err
-			}
+		}
+		target, err := os.Readlink(d)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, filepath.Join(root, d)); err != nil {
+			return err
+		}
+	}
+	for _, p := range cfg.View {
+		if err := bindRO(p, filepath.Join(root, p)); err != nil {
+			return err
 		}
 	}
 	for inside, host := range cfg.Binds {

@@ -56,6 +56,9 @@ type Config struct {
 	// Root is an empty host directory to build the new root in (mount
 	// namespace only).
 	Root string
+	// View lists the host paths the tool sees, each bound read-only at the
+	// same path in the new root and allowed by Landlock.
+	View []string
 	// Binds maps a path in the new root to the host path bound read-only
 	// there (the interpreter's prefix when it is outside /usr).
 	Binds map[string]string
