@@ -448,3 +448,46 @@ func TestRealTerminalGetsEscapedOutput(t *testing.T) {
 		t.Errorf("a tool's escape reached the terminal: %q", text)
 	}
 }
+
+// A tool file runs under the interpreter its #! line or extension names,
+// or --lang; one whose interpreter the sandbox lacks is refused with the
+// list of those it has.
+func TestToolLanguage(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sh := write("count.sh", "read a; echo \"sh: $a $1\"\n")
+	noExt := write("plain", "echo \"no extension\"\n")
+	shebang := write("tool", "#!/usr/bin/env bash\necho \"bash ${BASH_VERSION%%.*}\" | cut -c1-5\n")
+	perl := write("tool.pl", "#!/usr/bin/perl\nprint 1;\n")
+
+	if got := sablebox(t, "in", "run", "-q", sh, "--", "arg"); got.code != 0 || got.stdout != "sh: in arg\n" {
+		t.Errorf("shell tool: exit %d stdout %q stderr %q", got.code, got.stdout, got.stderr)
+	}
+	if got := sablebox(t, "", "run", "-q", shebang); got.code != 0 || !strings.HasPrefix(got.stdout, "bash ") {
+		t.Errorf("bash #! tool: exit %d stdout %q stderr %q", got.code, got.stdout, got.stderr)
+	}
+	if got := sablebox(t, "", "run", "-q", "--lang", "sh", noExt); got.code != 0 || got.stdout != "no extension\n" {
+		t.Errorf("--lang sh: exit %d stdout %q stderr %q", got.code, got.stdout, got.stderr)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", perl}, `wants the interpreter "perl", which the sandbox does not have (it has python, sh, bash)`},
+		{[]string{"run", noExt}, "--lang python|sh|bash"},
+		{[]string{"run", "--lang", "perl", perl}, `lang "perl": want one of python, sh, bash`},
+		{[]string{"run", "--lang", "sh", "--", "true"}, "is for a tool file, not a command"},
+	} {
+		got := sablebox(t, "", tt.args...)
+		if got.code != sandbox.ExitError || !strings.Contains(got.stderr, tt.want) || strings.Count(got.stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d stderr %q, want 125 and one line with %q", tt.args, got.code, got.stderr, tt.want)
+		}
+	}
+}

@@ -26,6 +26,7 @@ const (
 	KeyCPUs       = "cpus"
 	KeyPids       = "pids"
 	KeyWorkspace  = "workspace"
+	KeyLang       = "lang"
 	KeyOutput     = "output"
 	KeyEnv        = "env"
 	KeyImage      = "image"
@@ -58,9 +59,11 @@ type Config struct {
 	// (image.DefaultTag); a named image is a requirement.
 	Image     string
 	Workspace string
-	Output    string
-	Env       []string
-	JSON      bool
+	// Lang is the tool file's language; "" lets its #! line or extension tell.
+	Lang   string
+	Output string
+	Env    []string
+	JSON   bool
 	// Quiet drops sablebox's line about where a run ran.
 	Quiet bool
 	// RawOutput passes the tool's output to a terminal unescaped.
@@ -136,7 +139,7 @@ func NewViper(file string) (*viper.Viper, error) {
 // in a limit never silently leaves the default in force.
 func checkKnownKeys(v *viper.Viper) error {
 	known := []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
-		KeyEnv, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
+		KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
 		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
 	for _, k := range v.AllKeys() {
 		if !slices.Contains(known, k) {
@@ -152,6 +155,7 @@ func Load(v *viper.Viper) (*Config, error) {
 		Runtime:    v.GetString(KeyRuntime),
 		Image:      v.GetString(KeyImage),
 		Workspace:  v.GetString(KeyWorkspace),
+		Lang:       v.GetString(KeyLang),
 		Output:     v.GetString(KeyOutput),
 		Env:        v.GetStringSlice(KeyEnv),
 		JSON:       v.GetBool(KeyJSON),
@@ -182,6 +186,9 @@ func Load(v *viper.Viper) (*Config, error) {
 	}
 	if !slices.Contains(Runtimes, c.Runtime) {
 		return nil, fmt.Errorf("%s %q: want one of %s", KeyRuntime, c.Runtime, strings.Join(Runtimes, ", "))
+	}
+	if c.Lang != "" && !slices.Contains(sandbox.Langs, c.Lang) {
+		return nil, fmt.Errorf("%s %q: want one of %s", KeyLang, c.Lang, strings.Join(sandbox.Langs, ", "))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, fmt.Errorf("%s %q: want text or json", KeyLogFormat, c.LogFormat)

@@ -97,8 +97,11 @@ func New(opts Options) (*Runner, error) {
 
 // Request is one tool run as a caller describes it.
 type Request struct {
-	// ToolPath is a Python file on this host; or set Command.
+	// ToolPath is a tool file on this host; or set Command.
 	ToolPath string
+	// Lang is the tool file's language (sandbox.Langs); when empty it is
+	// told by the file's #! line, else its extension.
+	Lang string
 	// Command runs instead of a tool file.
 	Command []string
 	// Args follow the tool or command.
@@ -169,10 +172,18 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*san
 func fillSpec(spec *sandbox.Spec, req Request) error {
 	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
 	spec.Limits = req.Limits.WithDefaults()
+	if req.Lang != "" && req.ToolPath == "" {
+		return fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)
+	}
 	if req.ToolPath != "" {
 		tool, err := readTool(req.ToolPath)
 		if err != nil {
 			return err
+		}
+		if tool.Lang = req.Lang; tool.Lang == "" {
+			if tool.Lang, err = sandbox.DetectLang(filepath.Base(req.ToolPath), tool.Content); err != nil {
+				return err
+			}
 		}
 		spec.Tool = tool
 	}
@@ -209,7 +220,7 @@ func readTool(path string) (*sandbox.ToolFile, error) {
 	}
 	name := strings.TrimLeft(unsafeNameChars.ReplaceAllString(filepath.Base(path), "_"), ".-")
 	if name == "" {
-		name = "tool.py"
+		name = "tool"
 	}
 	return &sandbox.ToolFile{Name: name, Content: content}, nil
 }

@@ -36,7 +36,7 @@ const (
 type Spec struct {
 	// RunID names the run in labels, logs and the audit record.
 	RunID string
-	// Tool is a Python file run by the image's interpreter (`python3 -I`).
+	// Tool is a file run by the interpreter of its language (Interpreter).
 	Tool *ToolFile
 	// Command replaces the image's entrypoint: Command[0] is looked up on
 	// the sandbox's PATH.
@@ -66,6 +66,8 @@ type Spec struct {
 type ToolFile struct {
 	// Name is the file's base name, such as "hello.py".
 	Name string
+	// Lang is the language the file is in (see Langs); "" is Python.
+	Lang string
 	// Content is the file's bytes.
 	Content []byte
 }
@@ -111,6 +113,8 @@ func (s *Spec) Validate() error {
 		return bad("give a tool file or a command, not both")
 	case s.Tool != nil && !toolNameRE.MatchString(s.Tool.Name):
 		return bad("tool file name %q: use letters, digits, '.', '_' and '-' only", s.Tool.Name)
+	case s.Tool != nil && !validLang(s.Tool.Lang):
+		return bad("tool language %q: want one of %s", s.Tool.Lang, strings.Join(Langs, ", "))
 	case len(s.Command) > 0 && s.Command[0] == "":
 		return bad("empty command")
 	case s.Seccomp == nil || len(s.Seccomp.JSON) == 0:

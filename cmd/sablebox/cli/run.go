@@ -23,15 +23,20 @@ const imageDefault = image.DefaultTag
 
 func newRunCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "run [flags] TOOL.py [-- ARGS...] | run [flags] -- CMD [ARGS...]",
+		Use:   "run [flags] TOOL [-- ARGS...] | run [flags] -- CMD [ARGS...]",
 		Short: "Run a tool in a fresh sandbox",
-		Long: `Run a Python tool file with the image's python3 -I, or a command in the image.
+		Long: `Run a tool file (Python, sh or bash) or a command in a fresh sandbox.
+
+A tool file's language comes from its #! line, else its extension (.py, .sh,
+.bash), or from --lang; Python runs as python3 -I, shell as /bin/sh or
+/bin/bash. A command runs as given, looked up on the sandbox's PATH.
 
 Exit code: the tool's own when it finished; 124 on timeout; 137 when killed
 (out of memory or a signal); 125 when sablebox or the runtime failed; 126 when
 a policy refused the run. With --json, one result object is printed.`,
 		Example: `  sablebox run examples/wordcount.py -- --top 3 < examples/data/sample.txt
   sablebox run --workspace examples/data --timeout 10s examples/wordcount.py
+  sablebox run examples/lines.sh < examples/data/sample.txt
   sablebox run --json -- python3 -c 'print(1)'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,7 +47,7 @@ a policy refused the run. With --json, one result object is printed.`,
 			return a.run(cmd, req)
 		},
 	}
-	cmd.Flags().SetInterspersed(false) // everything after TOOL.py belongs to the tool
+	cmd.Flags().SetInterspersed(false) // everything after TOOL belongs to the tool
 	f := cmd.Flags()
 	d := sandbox.DefaultLimits()
 	f.Duration(config.KeyTimeout, d.Timeout, "wall-clock limit (30s, 2m)")
@@ -50,6 +55,7 @@ a policy refused the run. With --json, one result object is printed.`,
 	f.Float64(config.KeyCPUs, d.CPUs, "CPU share (0.5 = half a core)")
 	f.Int64(config.KeyPids, d.Pids, "most processes and threads at once")
 	f.String(config.KeyOutputCap, units.BytesSize(float64(d.OutputBytes)), "bytes kept of each of stdout and stderr")
+	f.String(config.KeyLang, "", "tool file language: "+strings.Join(sandbox.Langs, ", ")+" (default: its #! line, else its extension)")
 	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
 	f.String(config.KeyOutput, "", "host directory mounted writable at /output")
 	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
@@ -82,7 +88,7 @@ func runRequest(cmd *cobra.Command, args []string) (runner.Request, error) {
 
 func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 	cfg := a.cfg
-	req.Env, req.Workspace, req.Output, req.Limits = cfg.Env, cfg.Workspace, cfg.Output, cfg.Limits
+	req.Env, req.Workspace, req.Output, req.Limits, req.Lang = cfg.Env, cfg.Workspace, cfg.Output, cfg.Limits, cfg.Lang
 	if f, ok := a.streams.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		req.Stdin = a.streams.In // piped or redirected: pass it on
 	}

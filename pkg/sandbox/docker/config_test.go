@@ -52,7 +52,7 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 	check("nproc", ulimits["nproc"] == 512)
 	check("no core dumps", ulimits["core"] == 0)
 	check("env: sandbox's first, caller's after", cfg.Env[0] == "HOME=/home/sandbox" && cfg.Env[len(cfg.Env)-1] == "FOO=1")
-	check("tool command", slices.Equal(cfg.Cmd, []string{"/sablebox/t.py", "a"}) && cfg.Entrypoint == nil)
+	check("tool command", slices.Equal(cfg.Cmd, []string{"/sablebox/t.py", "a"}) && slices.Equal(cfg.Entrypoint, []string{"python3", "-I"}))
 	check("deadline label", cfg.Labels[sandbox.LabelDeadline] == "1030")
 	check("run label", cfg.Labels[sandbox.LabelRun] == "r1")
 

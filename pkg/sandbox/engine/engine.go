@@ -84,10 +84,11 @@ func HomeOptions() []string {
 }
 
 // Command returns the entrypoint and arguments of the container: the
-// image's entrypoint (nil) with the tool's path, or the caller's command.
+// interpreter of the tool's language with the tool's path, or the
+// caller's command.
 func Command(spec *sandbox.Spec) (entrypoint, cmd []string) {
 	if spec.Tool != nil {
-		return nil, append([]string{spec.Tool.Path()}, spec.Args...)
+		return sandbox.Interpreter(spec.Tool.Lang), append([]string{spec.Tool.Path()}, spec.Args...)
 	}
 	return append([]string{}, spec.Command...), append([]string{}, spec.Args...)
 }

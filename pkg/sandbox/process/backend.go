@@ -283,14 +283,20 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
 			return cfg, fmt.Errorf("write tool: %w", err)
 		}
-		if pyErr != nil {
-			return cfg, fmt.Errorf("%w: %v", sandbox.ErrUnavailable, pyErr)
+		argv := sandbox.Interpreter(spec.Tool.Lang)
+		if argv[0] == "python3" {
+			if pyErr != nil {
+				return cfg, fmt.Errorf("%w: %v", sandbox.ErrUnavailable, pyErr)
+			}
+			if prefix := filepath.Dir(filepath.Dir(py)); !strings.HasPrefix(py, "/usr/") {
+				cfg.Binds[prefix] = prefix // an interpreter outside /usr (pyenv, a venv)
+				pathEnv = filepath.Dir(py) + ":" + pathEnv
+			}
+			argv[0] = py
+		} else if _, err := os.Stat(argv[0]); err != nil {
+			return cfg, fmt.Errorf("%w: this host has no %s to run %s tools", sandbox.ErrUnavailable, argv[0], spec.Tool.Lang)
 		}
-		if prefix := filepath.Dir(filepath.Dir(py)); !strings.HasPrefix(py, "/usr/") {
-			cfg.Binds[prefix] = prefix // an interpreter outside /usr (pyenv, a venv)
-			pathEnv = filepath.Dir(py) + ":" + pathEnv
-		}
-		cfg.Argv = append([]string{py, "-I", filepath.Join(cfg.Paths.Tool, spec.Tool.Name)}, spec.Args...)
+		cfg.Argv = append(append(argv, filepath.Join(cfg.Paths.Tool, spec.Tool.Name)), spec.Args...)
 	} else {
 		cfg.Argv = append(append([]string{}, spec.Command...), spec.Args...)
 	}

@@ -316,6 +316,25 @@ for d in ("/tmp", "/dev/shm", os.environ["HOME"]):
 			},
 		},
 		{
+			name: "a shell tool runs under /bin/sh, a bash tool under /bin/bash",
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Tool = &sandbox.ToolFile{Name: "tool.sh", Lang: sandbox.LangSh,
+					Content: []byte("set -eu\nread line\necho \"sh got $line, args $*\"\n[ -d /workspace ]\n" +
+						"exec /bin/bash -c 'echo \"bash ${BASH_VERSINFO[0]:+ok}\"'\n")}
+				s.Args = []string{"a", "b"}
+				s.Stdin = strings.NewReader("in\n")
+			},
+			check: wantStatus(sandbox.StatusOK, 0, "sh got in, args a b\nbash ok\n"),
+		},
+		{
+			name: "a bash tool file runs",
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Tool = &sandbox.ToolFile{Name: "tool.bash", Lang: sandbox.LangBash,
+					Content: []byte("words=(one two three)\necho \"${#words[@]} ${words[2]}\"\n")}
+			},
+			check: wantStatus(sandbox.StatusOK, 0, "3 three\n"),
+		},
+		{
 			name: "fork bomb is contained by the pids limit",
 			tool: `
 import os, time
