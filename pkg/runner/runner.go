@@ -112,8 +112,9 @@ type Request struct {
 	Env []string
 	// Workspace is a directory mounted read-only at /workspace.
 	Workspace string
-	// Output is a directory mounted writable at /output; it is created
-	// (owned by the sandbox user when sablebox runs as root) if missing.
+	// Output is a directory mounted writable at /output: new, or empty
+	// and the caller's (see hostdir); it is created if missing. After the
+	// run everything in it is the caller's (see hostdir.Loan.Return).
 	Output string
 	// Limits bound the run; zero fields take the defaults.
 	Limits sandbox.Limits
@@ -141,7 +142,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 	return res, err
 }
 
-func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*sandbox.Result, error) {
+func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res *sandbox.Result, err error) {
 	if err := fillSpec(spec, req); err != nil {
 		return nil, err
 	}
@@ -149,8 +150,28 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (*san
 	if err != nil {
 		return nil, err
 	}
+	if spec.Output != "" {
+		loan, err := hostdir.Lend(spec.Output, sandbox.UID, sandbox.GID)
+		if err != nil {
+			return &sandbox.Result{Backend: backend.Name(), PassedOver: passedOver}, err
+		}
+		// Once the run is over (the tool and all it started are gone),
+		// what it left becomes the caller's, special files and bits gone.
+		defer func() {
+			notes, lerr := loan.Return()
+			if res != nil {
+				res.Notes = append(res.Notes, notes...)
+			}
+			if lerr != nil {
+				r.log.WithError(lerr).Error("output not fully handed back")
+				if err == nil {
+					err = lerr
+				}
+			}
+		}()
+	}
 	reaped := r.reapOnce(backend)
-	res, err := backend.Run(ctx, spec)
+	res, err = backend.Run(ctx, spec)
 	if reapErr := <-reaped; reapErr != nil && err == nil {
 		// When the run failed, its error already tells why the sweep did.
 		r.log.WithField("backend", backend.Name()).WithError(reapErr).Warn("reaping leftovers failed")
@@ -235,17 +256,11 @@ func hostDirError(err error) error {
 }
 
 // outputDir checks the output directory by hostdir's rules, making it
-// when it is missing, owned by the sandbox user when we are root so that
-// the tool can write to it.
+// when it is missing. The run lends it to the sandbox user.
 func outputDir(path string) (string, error) {
-	dir, created, err := hostdir.Output(path)
+	dir, _, err := hostdir.Output(path)
 	if err != nil {
 		return "", hostDirError(err)
-	}
-	if created && os.Geteuid() == 0 {
-		if err := os.Chown(dir, sandbox.UID, sandbox.GID); err != nil {
-			return "", fmt.Errorf("output: %w", err)
-		}
 	}
 	return dir, nil
 }

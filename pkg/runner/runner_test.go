@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 )
@@ -225,3 +227,74 @@ func TestProcessWithANamedImageIsRefused(t *testing.T) {
 		t.Fatalf("want ErrInvalidSpec saying the process sandbox runs no images, got %v", err)
 	}
 }
+
+// What a tool leaves in /output is the caller's, on every backend: files
+// and directories owned by the caller with no setuid or setgid bits, and
+// no links, FIFOs or sockets; an existing directory of the caller's (root's
+// 0755 one too) is writable by the tool and given back as it was.
+func TestOutputBelongsToTheCaller(t *testing.T) {
+	const tool = `
+import os, socket
+os.makedirs("/output/sub")
+for p in ("/output/result.txt", "/output/sub/suid"):
+    open(p, "w").write("data")
+os.chmod("/output/sub/suid", 0o6755)
+os.chmod("/output/sub", 0o2775)
+try:
+    os.mkfifo("/output/fifo")  # seccomp refuses mknod; if it did not, the FIFO must still not reach the host
+except PermissionError:
+    pass
+os.symlink("/etc/passwd", "/output/link")
+s = socket.socket(socket.AF_UNIX); s.bind("/output/sock")
+print("wrote")
+`
+	for _, name := range []string{docker.Name, podman.Name, process.Name} {
+		t.Run(name, func(t *testing.T) {
+			r, err := New(Options{Runtime: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			b, _, err := r.backend(context.Background())
+			if err == nil {
+				err = b.Check(context.Background())
+			}
+			sandboxtest.SkipUnlessRequired(t, name, err)
+			toolPath := filepath.Join(t.TempDir(), "out.py")
+			if err := os.WriteFile(toolPath, []byte(tool), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir() // exists, empty, the caller's, 0755
+			if err := os.Chmod(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Run(context.Background(), Request{ToolPath: toolPath, Output: out})
+			if err != nil || res.Status != sandbox.StatusOK {
+				t.Fatalf("run: %v, %s: %s", err, res.Status, res.Stderr.Data)
+			}
+			if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o755 || owner(st) != os.Geteuid() {
+				t.Errorf("output dir not given back as it was: %v %v", st.Mode(), err)
+			}
+			for rel, want := range map[string]os.FileMode{"result.txt": 0o644, "sub": 0o775 | os.ModeDir, "sub/suid": 0o755} {
+				st, err := os.Lstat(filepath.Join(out, rel))
+				if err != nil {
+					t.Errorf("%s: %v", rel, err)
+					continue
+				}
+				if st.Mode() != want || owner(st) != os.Geteuid() {
+					t.Errorf("%s: mode %v owner %d, want %v owned by %d", rel, st.Mode(), owner(st), want, os.Geteuid())
+				}
+			}
+			for _, rel := range []string{"fifo", "link", "sock"} {
+				if _, err := os.Lstat(filepath.Join(out, rel)); err == nil {
+					t.Errorf("%s was left in the output", rel)
+				}
+			}
+			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "link (link)") || !strings.Contains(res.Notes[0], "sock (socket)") {
+				t.Errorf("notes %q, want one naming the link and the socket it removed", res.Notes)
+			}
+		})
+	}
+}
+
+func owner(st os.FileInfo) int { return int(st.Sys().(*syscall.Stat_t).Uid) }

@@ -80,6 +80,9 @@ type Result struct {
 	// Degraded lists protections that could not be applied on this host,
 	// or were applied differently (with how).
 	Degraded []string `json:"degraded,omitempty"`
+	// Notes are what sablebox did to the run's output that the caller
+	// should know, such as special files it removed from /output.
+	Notes []string `json:"notes,omitempty"`
 	// PassedOver lists, for automatic selection, the backends tried before
 	// Backend and why each could not be used ("docker: …").
 	PassedOver []string `json:"passed_over,omitempty"`

@@ -174,6 +174,9 @@ func (a *app) report(res *sandbox.Result) {
 				units.BytesSize(float64(len(s.out.Data))), units.BytesSize(float64(s.out.Size)), config.KeyOutputCap)
 		}
 	}
+	for _, n := range res.Notes {
+		note("%s", n)
+	}
 	switch res.Status {
 	case sandbox.StatusTimeout, sandbox.StatusOOM, sandbox.StatusKilled:
 		note("%s: %s", res.Status, res.Reason)
