@@ -75,7 +75,8 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"run", "--bogus", "x.py"}, "unknown flag: --bogus (see --help)"},
-		{"timeout without unit", []string{"run", "--timeout", "30", "x.py"}, `"30"`},
+		{"timeout without unit", []string{"run", "--timeout", "30", "x.py"}, `--timeout "30": must be a positive duration with a unit, such as 30s`},
+		{"negative timeout", []string{"run", "--timeout", "-1", "x.py"}, `--timeout "-1": must be a positive duration`},
 		{"bad memory", []string{"run", "--memory", "lots", "x.py"}, `memory "lots": want a size`},
 		{"bad runtime", []string{"run", "--runtime", "lxc", "x.py"}, `runtime "lxc": want one of`},
 		{"no tool", []string{"run"}, "requires at least 1 arg"},
@@ -139,6 +140,17 @@ func TestUnsafeHostDirsAreRefused(t *testing.T) {
 	if _, err := os.Stat("/etc/sablebox-new"); err == nil {
 		os.Remove("/etc/sablebox-new")
 		t.Fatal("a refused output directory was created in /etc")
+	}
+}
+
+// A SABLEBOX_ variable that sets nothing (a typo) is named in a warning,
+// so a default never stays in force unnoticed.
+func TestMisspeltVariableIsWarnedAbout(t *testing.T) {
+	isolate(t)
+	t.Setenv("SABLEBOX_TIMEOT", "2m")
+	got := sablebox(t, "", "version")
+	if got.code != 0 || strings.Count(got.stderr, "\n") != 1 || !strings.Contains(got.stderr, "SABLEBOX_TIMEOT sets nothing") {
+		t.Fatalf("exit %d stderr %q: want one warning naming SABLEBOX_TIMEOT", got.code, got.stderr)
 	}
 }
 

@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/go-units"
+	"github.com/spf13/cast"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -124,6 +127,9 @@ func NewViper(file string) (*viper.Viper, error) {
 	if err := v.ReadInConfig(); err != nil {
 		var notFound viper.ConfigFileNotFoundError
 		if file != "" || !errors.As(err, &notFound) {
+			if used := v.ConfigFileUsed(); used != "" {
+				return nil, fmt.Errorf("config file %s: %s", used, oneLine(err))
+			}
 			return nil, fmt.Errorf("config file: %w", err)
 		}
 	}
@@ -138,76 +144,73 @@ func NewViper(file string) (*viper.Viper, error) {
 // checkKnownKeys refuses settings sablebox does not know, so that a typo
 // in a limit never silently leaves the default in force.
 func checkKnownKeys(v *viper.Viper) error {
-	known := []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
-		KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile, KeyDockerHost,
-		KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
 	for _, k := range v.AllKeys() {
-		if !slices.Contains(known, k) {
-			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(known, ", "))
+		if !slices.Contains(knownKeys, k) {
+			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(knownKeys, ", "))
 		}
 	}
 	return nil
 }
 
-// Load reads and validates every setting from v.
-func Load(v *viper.Viper) (*Config, error) {
+// knownKeys are every setting's key.
+var knownKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
+	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
+	KeyDockerHost, KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
+
+// Load reads and validates every setting from v. flags are the command's
+// flags (nil for none), so that an error can say where a bad value came
+// from: a flag, a SABLEBOX_ variable, or a key in the config file.
+func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
+	l := &loader{v: v, flags: flags}
 	c := &Config{
-		Runtime:    v.GetString(KeyRuntime),
-		Image:      v.GetString(KeyImage),
-		Workspace:  v.GetString(KeyWorkspace),
-		Lang:       v.GetString(KeyLang),
-		Output:     v.GetString(KeyOutput),
+		Runtime:    l.str(KeyRuntime),
+		Image:      l.str(KeyImage),
+		Workspace:  l.str(KeyWorkspace),
+		Lang:       l.str(KeyLang),
+		Output:     l.str(KeyOutput),
 		Env:        v.GetStringSlice(KeyEnv),
-		JSON:       v.GetBool(KeyJSON),
-		Quiet:      v.GetBool(KeyQuiet),
-		RawOutput:  v.GetBool(KeyRawOutput),
-		LogFormat:  v.GetString(KeyLogFormat),
-		LogLevel:   v.GetString(KeyLogLevel),
-		AuditFile:  v.GetString(KeyAuditFile),
-		DockerHost: v.GetString(KeyDockerHost),
+		JSON:       l.boolean(KeyJSON),
+		Quiet:      l.boolean(KeyQuiet),
+		RawOutput:  l.boolean(KeyRawOutput),
+		LogFormat:  l.str(KeyLogFormat),
+		LogLevel:   l.str(KeyLogLevel),
+		AuditFile:  l.str(KeyAuditFile),
+		DockerHost: l.str(KeyDockerHost),
 		Limits:     sandbox.DefaultLimits(),
 
-		PodmanSocket:     v.GetString(KeyPodmanSock),
-		OCIRuntime:       v.GetString(KeyOCIRuntime),
-		PodmanSeccompDir: v.GetString(KeySeccompDir),
+		PodmanSocket:     l.str(KeyPodmanSock),
+		OCIRuntime:       l.str(KeyOCIRuntime),
+		PodmanSeccompDir: l.str(KeySeccompDir),
 	}
 	if v.IsSet(KeyRequire) {
 		c.ProcessRequire = []string{}
 		for _, item := range v.GetStringSlice(KeyRequire) {
-			for _, l := range strings.Split(item, ",") { // flags and variables give "a,b"
-				if l = strings.TrimSpace(l); l != "" {
-					c.ProcessRequire = append(c.ProcessRequire, l)
+			for _, layer := range strings.Split(item, ",") { // flags and variables give "a,b"
+				if layer = strings.TrimSpace(layer); layer != "" {
+					c.ProcessRequire = append(c.ProcessRequire, layer)
 				}
 			}
 		}
 	}
 	if c.OCIRuntime != "" && !runtimeNameRE.MatchString(c.OCIRuntime) {
-		return nil, fmt.Errorf("%s %q: want a runtime name such as runc or runsc", KeyOCIRuntime, c.OCIRuntime)
+		l.fail(KeyOCIRuntime, "want a runtime name such as runc or runsc")
 	}
 	if !slices.Contains(Runtimes, c.Runtime) {
-		return nil, fmt.Errorf("%s %q: want one of %s", KeyRuntime, c.Runtime, strings.Join(Runtimes, ", "))
+		l.fail(KeyRuntime, "want one of "+strings.Join(Runtimes, ", "))
 	}
 	if c.Lang != "" && !slices.Contains(sandbox.Langs, c.Lang) {
-		return nil, fmt.Errorf("%s %q: want one of %s", KeyLang, c.Lang, strings.Join(sandbox.Langs, ", "))
+		l.fail(KeyLang, "want one of "+strings.Join(sandbox.Langs, ", "))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return nil, fmt.Errorf("%s %q: want text or json", KeyLogFormat, c.LogFormat)
+		l.fail(KeyLogFormat, "want text or json")
 	}
-	var err error
-	if c.Limits.Timeout, err = duration(v, KeyTimeout); err != nil {
-		return nil, err
-	}
-	if c.Limits.MemoryBytes, err = size(v, KeyMemory); err != nil {
-		return nil, err
-	}
-	if c.Limits.OutputBytes, err = size(v, KeyOutputCap); err != nil {
-		return nil, err
-	}
-	if c.Limits.CPUs, err = positiveFloat(v, KeyCPUs); err != nil {
-		return nil, err
-	}
-	if c.Limits.Pids, err = positiveInt(v, KeyPids); err != nil {
-		return nil, err
+	c.Limits.Timeout = l.duration(KeyTimeout)
+	c.Limits.MemoryBytes = l.size(KeyMemory)
+	c.Limits.OutputBytes = l.size(KeyOutputCap)
+	c.Limits.CPUs = l.positiveFloat(KeyCPUs)
+	c.Limits.Pids = l.positiveInt(KeyPids)
+	if l.err != nil {
+		return nil, l.err
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return nil, err
@@ -215,38 +218,151 @@ func Load(v *viper.Viper) (*Config, error) {
 	return c, nil
 }
 
-func duration(v *viper.Viper, key string) (time.Duration, error) {
-	raw := v.GetString(key)
+// loader reads settings and keeps the first bad one.
+type loader struct {
+	v     *viper.Viper
+	flags *pflag.FlagSet
+	err   error
+}
+
+// fail records that key's value is bad: the message names the key, the
+// value given and where it came from, then what is wanted.
+func (l *loader) fail(key, want string) {
+	if l.err == nil {
+		l.err = fmt.Errorf("%s %s: %s", l.source(key), given(l.v.Get(key)), want)
+	}
+}
+
+// source says where key's value came from, in the words a user sets it.
+func (l *loader) source(key string) string {
+	if l.flags != nil {
+		if f := l.flags.Lookup(key); f != nil && f.Changed {
+			return "--" + key
+		}
+	}
+	if name := EnvName(key); os.Getenv(name) != "" {
+		return name
+	}
+	if l.v.InConfig(key) {
+		return key + " in " + l.v.ConfigFileUsed()
+	}
+	return key
+}
+
+// given shows a value as it was given: a string quoted, anything else
+// (a list or a map in the config file) as YAML would show it.
+func given(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case nil:
+		return `""`
+	default:
+		return fmt.Sprintf("%v (a %T)", v, v)
+	}
+}
+
+// scalar reports whether key holds one value, not a list or a map.
+func (l *loader) scalar(key string) bool {
+	switch l.v.Get(key).(type) {
+	case []any, []string, map[string]any:
+		l.fail(key, "want a single value")
+		return false
+	}
+	return true
+}
+
+func (l *loader) str(key string) string {
+	if !l.scalar(key) {
+		return ""
+	}
+	return l.v.GetString(key)
+}
+
+func (l *loader) boolean(key string) bool {
+	if !l.scalar(key) {
+		return false
+	}
+	b, err := cast.ToBoolE(l.v.Get(key))
+	if err != nil && l.v.Get(key) != nil {
+		l.fail(key, "want true or false")
+	}
+	return b
+}
+
+func (l *loader) duration(key string) time.Duration {
+	raw := l.str(key)
 	d, err := time.ParseDuration(raw)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s %q: want a positive duration such as 30s or 2m", key, raw)
+	if l.err == nil && (err != nil || d <= 0) {
+		l.fail(key, "must be a positive duration with a unit, such as 30s, 1.5m or 2h")
 	}
-	return d, nil
+	return d
 }
 
-func size(v *viper.Viper, key string) (int64, error) {
-	raw := v.GetString(key)
+func (l *loader) size(key string) int64 {
+	raw := l.str(key)
 	n, err := units.RAMInBytes(raw)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s %q: want a size such as 256m or 1g", key, raw)
+	if l.err == nil && (err != nil || n <= 0) {
+		l.fail(key, "want a size such as 256m or 1g")
 	}
-	return n, nil
+	return n
 }
 
-func positiveFloat(v *viper.Viper, key string) (float64, error) {
-	raw := v.GetString(key)
+func (l *loader) positiveFloat(key string) float64 {
+	raw := l.str(key)
 	var f float64
-	if _, err := fmt.Sscan(raw, &f); err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, fmt.Errorf("%s %q: want a number above 0 such as 0.5", key, raw)
+	if _, err := fmt.Sscan(raw, &f); l.err == nil && (err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f)) {
+		l.fail(key, "want a number above 0 such as 0.5")
 	}
-	return f, nil
+	return f
 }
 
-func positiveInt(v *viper.Viper, key string) (int64, error) {
-	raw := v.GetString(key)
+func (l *loader) positiveInt(key string) int64 {
+	raw := l.str(key)
 	var n int64
-	if _, err := fmt.Sscan(raw, &n); err != nil || n <= 0 || fmt.Sprint(n) != strings.TrimSpace(raw) {
-		return 0, fmt.Errorf("%s %q: want a whole number above 0", key, raw)
+	if _, err := fmt.Sscan(raw, &n); l.err == nil && (err != nil || n <= 0 || fmt.Sprint(n) != strings.TrimSpace(raw)) {
+		l.fail(key, "want a whole number above 0")
 	}
-	return n, nil
+	return n
 }
+
+// EnvName is the environment variable that sets key (SABLEBOX_OUTPUT_LIMIT).
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// notSettings are SABLEBOX_ variables that are not settings but are read
+// by sablebox or its tests.
+var notSettings = []string{"SABLEBOX_DEBUG", "SABLEBOX_REQUIRE", "SABLEBOX_IMAGE"}
+
+// UnknownEnv lists the SABLEBOX_ variables in env (KEY=VALUE) that set no
+// setting: a misspelt one would otherwise leave a default in force.
+func UnknownEnv(env []string) []string {
+	known := map[string]bool{}
+	for _, k := range knownKeys {
+		known[EnvName(k)] = true
+	}
+	for _, n := range notSettings {
+		known[n] = true
+	}
+	var unknown []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
+}
+
+// KnownEnv lists the variables that set a setting.
+func KnownEnv() []string {
+	names := make([]string, len(knownKeys))
+	for i, k := range knownKeys {
+		names[i] = EnvName(k)
+	}
+	return names
+}
+
+// oneLine folds a multi-line parser error into one line.
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -17,7 +19,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(v)
+	c, err := Load(v, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestLoadFromEnvAndFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(v)
+	c, err := Load(v, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			v.Set(tt.key, tt.value)
-			if _, err := Load(v); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := Load(v, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want error naming %q, got %v", tt.want, err)
 			}
 		})
@@ -94,5 +96,63 @@ func TestConfigFileErrors(t *testing.T) {
 	}
 	if _, err := NewViper(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("a named config file that is missing must be an error")
+	}
+}
+
+// A bad value names where it came from (the file, a variable or a flag),
+// the key and the value given; a broken file is named.
+func TestErrorsSayWhereTheValueCameFrom(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	file := filepath.Join(dir, "sablebox.yaml")
+	load := func(yaml string, env map[string]string, args ...string) error {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for k, val := range env {
+			t.Setenv(k, val)
+		}
+		v, err := NewViper("")
+		if err != nil {
+			return err
+		}
+		flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		flags.String(KeyTimeout, "30s", "")
+		if err := flags.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.BindPFlag(KeyTimeout, flags.Lookup(KeyTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(v, flags)
+		return err
+	}
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+		args       []string
+		want       string
+	}{
+		{"a list where one value goes", "timeout: [1, 2]\n", nil, nil, "timeout in " + file + " [1 2] (a []interface {}): want a single value"},
+		{"a bad value in the file", "memory: lots\n", nil, nil, `memory in ` + file + ` "lots": want a size`},
+		{"a bad variable", "", map[string]string{"SABLEBOX_PIDS": "many"}, nil, `SABLEBOX_PIDS "many": want a whole number`},
+		{"a bad flag", "", nil, []string{"--timeout", "-1"}, `--timeout "-1": must be a positive duration with a unit, such as 30s`},
+		{"broken YAML", "memory: [\n", nil, nil, "config file " + file + ": "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := load(tt.yaml, tt.env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("want one line containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"SABLEBOX_TIMEOT=2m", "SABLEBOX_TIMEOUT=2m", "SABLEBOX_OUTPUT_LIMIT=1m", "SABLEBOX_REQUIRE=all", "HOME=/root"})
+	if len(got) != 1 || got[0] != "SABLEBOX_TIMEOT" {
+		t.Fatalf("unknown variables %q, want just SABLEBOX_TIMEOT", got)
 	}
 }

@@ -139,7 +139,7 @@ func (a *app) load(cmd *cobra.Command, _ []string) error {
 	if bindErr != nil {
 		return bindErr
 	}
-	cfg, err := config.Load(v)
+	cfg, err := config.Load(v, cmd.Flags())
 	if err != nil {
 		return err
 	}
@@ -154,5 +154,8 @@ func (a *app) load(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("%s %q: want debug, info, warning or error", config.KeyLogLevel, cfg.LogLevel)
 	}
 	a.log.SetLevel(level)
+	for _, name := range config.UnknownEnv(os.Environ()) {
+		a.log.Warnf("%s sets nothing and is ignored: is it misspelt? (a setting's variable is SABLEBOX_ and its name, such as SABLEBOX_TIMEOUT)", name)
+	}
 	return nil
 }

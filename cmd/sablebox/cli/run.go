@@ -50,7 +50,7 @@ a policy refused the run. With --json, one result object is printed.`,
 	cmd.Flags().SetInterspersed(false) // everything after TOOL belongs to the tool
 	f := cmd.Flags()
 	d := sandbox.DefaultLimits()
-	f.Duration(config.KeyTimeout, d.Timeout, "wall-clock limit (30s, 2m)")
+	f.String(config.KeyTimeout, d.Timeout.String(), "wall-clock limit, positive with a unit (30s, 2m)")
 	f.String(config.KeyMemory, units.BytesSize(float64(d.MemoryBytes)), "memory limit, no swap (256m, 1g)")
 	f.Float64(config.KeyCPUs, d.CPUs, "CPU share (0.5 = half a core)")
 	f.Int64(config.KeyPids, d.Pids, "most processes and threads at once")
