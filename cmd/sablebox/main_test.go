@@ -263,6 +263,12 @@ func TestRunThroughDocker(t *testing.T) {
 		if got.code != 0 || !strings.Contains(got.stdout, "docker   usable") || !strings.Contains(got.stdout, image.DefaultTag+": present") {
 			t.Fatalf("%+v", got)
 		}
+		// One vocabulary for every engine: "v1 (cgroupfs)", never "1 (cgroupfs)".
+		for _, line := range strings.Split(got.stdout, "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == "cgroup" && !strings.HasPrefix(strings.TrimSpace(v), "v") {
+				t.Errorf("doctor says %q", line)
+			}
+		}
 	})
 }
 

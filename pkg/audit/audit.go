@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ type Record struct {
 	Tool          string         `json:"tool,omitempty"`
 	ToolSHA256    string         `json:"tool_sha256,omitempty"`
 	Command       []string       `json:"command,omitempty"`
+	Args          []string       `json:"args,omitempty"`
 	Backend       string         `json:"backend"`
 	Image         string         `json:"image,omitempty"`
 	Limits        sandbox.Limits `json:"limits"`
@@ -39,11 +41,13 @@ type Record struct {
 // NewRecord describes a finished run of spec that gave res and err.
 func NewRecord(spec *sandbox.Spec, res *sandbox.Result, err error) Record {
 	rec := Record{
-		Time: time.Now().UTC(), RunID: spec.RunID, Command: spec.Command,
-		Image: spec.Image, Limits: spec.Limits,
+		Time: time.Now().UTC(), RunID: spec.RunID, Image: spec.Image, Limits: spec.Limits,
 	}
 	if spec.Tool != nil {
 		rec.Tool, rec.ToolSHA256 = spec.Tool.Name, spec.Tool.SHA256()
+		rec.Args = Bounded(spec.Args)
+	} else if len(spec.Command) > 0 {
+		rec.Command = Bounded(append(append([]string{}, spec.Command...), spec.Args...))
 	}
 	if spec.Seccomp != nil {
 		rec.Seccomp, rec.SeccompSHA256 = spec.Seccomp.Name, spec.Seccomp.SHA256()
@@ -59,6 +63,30 @@ func NewRecord(spec *sandbox.Spec, res *sandbox.Result, err error) Record {
 		rec.Error = err.Error()
 	}
 	return rec
+}
+
+// Bounds of the argv an audit record keeps, so that a huge command line
+// cannot make a huge record.
+const (
+	MaxArgs     = 64
+	MaxArgBytes = 256
+)
+
+// Bounded returns argv with at most MaxArgs entries of at most MaxArgBytes
+// bytes each; what is cut is counted in the last entry kept.
+func Bounded(argv []string) []string {
+	out := make([]string, 0, min(len(argv), MaxArgs+1))
+	for i, a := range argv {
+		if i == MaxArgs {
+			out = append(out, fmt.Sprintf("…[%d more args]", len(argv)-MaxArgs))
+			break
+		}
+		if len(a) > MaxArgBytes {
+			a = strings.ToValidUTF8(a[:MaxArgBytes], "") + fmt.Sprintf("…[%d more bytes]", len(a)-MaxArgBytes)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // Log appends records to a file. It is safe for concurrent use; each

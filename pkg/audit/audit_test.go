@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -46,5 +48,23 @@ func TestAppendWritesOneLinePerRun(t *testing.T) {
 	}
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Fatalf("audit file mode %v, want 0600", st.Mode().Perm())
+	}
+}
+
+// A command's whole argv is kept, bounded in count and length.
+func TestRecordKeepsTheArgvBounded(t *testing.T) {
+	spec := &sandbox.Spec{RunID: "r", Command: []string{"python3"}, Args: []string{"-c", "print(1)"}}
+	if got := NewRecord(spec, nil, nil).Command; !slices.Equal(got, []string{"python3", "-c", "print(1)"}) {
+		t.Fatalf("command %q", got)
+	}
+	long := strings.Repeat("x", MaxArgBytes+10)
+	many := make([]string, MaxArgs+5)
+	got := Bounded(append([]string{long}, many...))
+	if len(got) != MaxArgs+1 || got[0] != strings.Repeat("x", MaxArgBytes)+"…[10 more bytes]" || got[MaxArgs] != "…[6 more args]" {
+		t.Fatalf("bounded: %d entries, first %q, last %q", len(got), got[0], got[len(got)-1])
+	}
+	tool := &sandbox.Spec{RunID: "r", Tool: &sandbox.ToolFile{Name: "t.py"}, Args: []string{"--top", "3"}}
+	if rec := NewRecord(tool, nil, nil); !slices.Equal(rec.Args, []string{"--top", "3"}) || rec.Command != nil {
+		t.Fatalf("tool record args %q command %q", rec.Args, rec.Command)
 	}
 }

@@ -88,6 +88,14 @@ func New(opts Options) (*Runner, error) {
 	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
 		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
 	}
+	if opts.Runtime == process.Name && opts.OCIRuntime != "" {
+		return nil, fmt.Errorf("%w: the process sandbox runs no OCI runtime, so it cannot honour oci-runtime %q: "+
+			"drop that setting or pick --runtime docker", sandbox.ErrInvalidSpec, opts.OCIRuntime)
+	}
+	if opts.Runtime != "auto" && opts.Runtime != process.Name && opts.ProcessRequire != nil {
+		r.log.Warnf("process-require (%s) applies to the process sandbox only; the %s backend applies its own protections",
+			strings.Join(opts.ProcessRequire, ","), opts.Runtime)
+	}
 	if opts.Runtime == process.Name && imageNamed {
 		return nil, fmt.Errorf("%w: the process sandbox runs no images, so it cannot honour image %q: "+
 			"drop the image setting or pick --runtime docker or podman", sandbox.ErrInvalidSpec, opts.Image)
@@ -331,6 +339,8 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 			err = ib.ImagePresent(ctx, r.opts.Image)
 		case r.imageNamed:
 			err = fmt.Errorf("it runs no images, and image %q was named", r.opts.Image)
+		case r.opts.OCIRuntime != "":
+			err = fmt.Errorf("it runs no OCI runtime, and oci-runtime %q was named", r.opts.OCIRuntime)
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))

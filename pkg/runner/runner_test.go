@@ -298,3 +298,21 @@ print("wrote")
 }
 
 func owner(st os.FileInfo) int { return int(st.Sys().(*syscall.Stat_t).Uid) }
+
+// An OCI runtime named for the process sandbox is refused; auto never
+// picks the process sandbox when one is named (gVisor was asked for).
+func TestOCIRuntimeIsNeverIgnored(t *testing.T) {
+	if _, err := New(Options{Runtime: process.Name, OCIRuntime: "runsc"}); !errors.Is(err, sandbox.ErrInvalidSpec) ||
+		!strings.Contains(err.Error(), "runs no OCI runtime") {
+		t.Fatalf("process with --oci-runtime: %v", err)
+	}
+	r, err := New(Options{OCIRuntime: "runsc", DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
+	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it runs no OCI runtime, and oci-runtime "runsc" was named`) {
+		t.Fatalf("auto with --oci-runtime and no engine: backend %q, %v", res.Backend, err)
+	}
+}

@@ -115,3 +115,17 @@ func TestOutputJSONRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Limits in JSON carry the timeout in seconds, under a key that says so.
+func TestLimitsJSONNamesTheTimeoutUnit(t *testing.T) {
+	l := DefaultLimits()
+	l.Timeout = 1500 * time.Millisecond
+	b, err := json.Marshal(l)
+	if err != nil || !strings.Contains(string(b), `"timeout_seconds":1.5`) || strings.Contains(string(b), `"timeout":`) {
+		t.Fatalf("%s (%v)", b, err)
+	}
+	var back Limits
+	if err := json.Unmarshal(b, &back); err != nil || back != l {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path"
@@ -148,7 +149,7 @@ func (s *Spec) Validate() error {
 // Limits bound a run. DefaultLimits gives the values of the security guide.
 type Limits struct {
 	// Timeout is the wall-clock limit; the tool is killed when it passes.
-	Timeout time.Duration `json:"timeout"`
+	Timeout time.Duration `json:"-"`
 	// MemoryBytes is the memory limit; swap is not allowed on top of it.
 	MemoryBytes int64 `json:"memory_bytes"`
 	// CPUs is the share of CPUs the tool may use (0.5 = half a core).
@@ -193,6 +194,30 @@ func DefaultLimits() Limits {
 		NProc:       DefaultNProc,
 		OutputBytes: DefaultOutputBytes,
 	}
+}
+
+// limitsJSON is Limits as JSON: the timeout in seconds, named so.
+type limitsJSON struct {
+	plainLimits
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+}
+
+type plainLimits Limits
+
+// MarshalJSON writes the timeout as "timeout_seconds", a number of seconds.
+func (l Limits) MarshalJSON() ([]byte, error) {
+	return json.Marshal(limitsJSON{plainLimits(l), l.Timeout.Seconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (l *Limits) UnmarshalJSON(b []byte) error {
+	var in limitsJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*l = Limits(in.plainLimits)
+	l.Timeout = time.Duration(in.TimeoutSeconds * float64(time.Second))
+	return nil
 }
 
 // Validate checks that every limit is set and sane. Zero means "unset",

@@ -213,7 +213,7 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 		name, why, _ := strings.Cut(gap, ": ")
 		d.Details["degraded "+name] = why
 	}
-	d.Details["cgroup"] = info.CgroupVersion + " (" + info.CgroupDriver + ")"
+	d.Details["cgroup"] = "v" + strings.TrimPrefix(info.CgroupVersion, "v") + " (" + info.CgroupDriver + ")" // the words Podman uses
 	d.Details["security_options"] = strings.Join(info.SecurityOptions, " ")
 	d.Protections = engine.Protections()
 	return d
