@@ -509,3 +509,35 @@ func TestToolLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The help and the README say what sablebox is on every backend, and give
+// commands that work where the user is root and has no sudo.
+func TestHelpAndReadmeTellTheTruth(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, strayErr := os.Stat("../../oom")
+	isolate(t)
+	root := sablebox(t, "", "--help")
+	for _, want := range []string{"Docker or Podman", "gVisor", "process sandbox"} {
+		if !strings.Contains(root.stdout, want) {
+			t.Errorf("root help does not mention %q:\n%s", want, root.stdout)
+		}
+	}
+	run := sablebox(t, "", "run", "--help")
+	if strings.Contains(run.stdout, "Python tool file") || !strings.Contains(run.stdout, "(Python, sh or bash)") || !strings.Contains(run.stdout, "--lang") {
+		t.Errorf("run help does not describe tool files of every language:\n%s", run.stdout)
+	}
+	for i, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "sudo ") {
+			t.Errorf("README line %d starts with sudo, which a root shell without sudo lacks: %q", i+1, line)
+		}
+	}
+	if !strings.Contains(string(readme), "3.11, which is what the image made here runs") {
+		t.Error("README does not say which Python the offline image runs")
+	}
+	if strayErr == nil {
+		t.Error("a stray file oom is at the repo root")
+	}
+}

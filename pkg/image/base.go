@@ -136,4 +136,4 @@ func removeStaleBaseDirs(workDir string) {
 }
 
 // errNotRoot is returned when debootstrap cannot run.
-var errNotRoot = errors.New("making a base image needs root (debootstrap creates device nodes and chroots): run it with sudo")
+var errNotRoot = errors.New("making a base image needs root (debootstrap creates device nodes and chroots): run it as root (with sudo from another account)")

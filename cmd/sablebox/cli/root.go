@@ -86,9 +86,12 @@ func newRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sablebox",
 		Short: "Run untrusted tool code in a sandbox",
-		Long: `sablebox runs each tool in a fresh, locked-down sandbox: a Docker container with
-no network, no capabilities, a read-only root, a noexec /tmp, memory, CPU and
-process limits, a non-root user and a seccomp filter.
+		Long: `sablebox runs each tool in a fresh, locked-down sandbox: a Docker or Podman
+container (or gVisor under Docker), or with no engine a process sandbox of
+namespaces, cgroup, rlimits, Landlock and seccomp. Every run has no network,
+no capabilities, a read-only root, a noexec /tmp, memory, CPU and process
+limits, a non-root user and a seccomp filter; ` + "`sablebox doctor`" + ` says what
+this host gives.
 
 Settings come from flags, SABLEBOX_* variables (SABLEBOX_TIMEOUT=2m) and
 sablebox.yaml in ., $XDG_CONFIG_HOME/sablebox or /etc/sablebox, in that order.`,
