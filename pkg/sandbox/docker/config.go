@@ -20,9 +20,6 @@ func runLabels(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) map[strin
 	return owner.Labels(spec.RunID, version.Version, now.Add(spec.Limits.Timeout))
 }
 
-// toolVolumeName is the name of the volume that receives a run's tool.
-func toolVolumeName(runID string) string { return "sablebox-" + runID + "-tool" }
-
 // containerConfig turns a validated spec into the engine's configuration.
 // It is the one place where protections are set: every field below is a
 // protection or the plumbing it needs, and nothing untrusted reaches the
@@ -76,11 +73,13 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 		LogConfig: container.LogConfig{Type: "none"},
 	}
 	if spec.Tool != nil {
-		// The run's own labelled volume receives the tool through the
-		// archive API, which works with remote daemons too. The file is
-		// root-owned and read-only, the directory root-owned: uid 1000
-		// cannot change them. The backend made the volume and removes it.
-		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: toolVolumeName(spec.RunID), Target: sandbox.ToolDir})
+		// An anonymous volume, labelled as the run, receives the tool
+		// through the archive API, which works with remote daemons too.
+		// The file is root-owned and read-only, the directory root-owned:
+		// uid 1000 cannot change them. It goes with the container; the
+		// labels find it when it does not (a refused create, a crash).
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.ToolDir,
+			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
 	}
 	if spec.Workspace != "" {
 		host.Mounts = append(host.Mounts, mount.Mount{

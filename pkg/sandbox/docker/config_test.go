@@ -62,7 +62,8 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 	}
 	check("workspace read-only", mounts["/workspace"].ReadOnly && mounts["/workspace"].Type == mount.TypeBind)
 	check("output writable", !mounts["/output"].ReadOnly && mounts["/output"].Source == "/out")
-	check("tool volume, the run's own", mounts["/sablebox"].Type == mount.TypeVolume && mounts["/sablebox"].Source == "sablebox-r1-tool")
+	check("tool volume, labelled as the run", mounts["/sablebox"].Type == mount.TypeVolume && mounts["/sablebox"].VolumeOptions != nil &&
+		mounts["/sablebox"].VolumeOptions.Labels[sandbox.LabelRun] == "r1")
 }
 
 func TestContainerConfigCommand(t *testing.T) {

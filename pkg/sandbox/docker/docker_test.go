@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
@@ -251,18 +252,15 @@ type faultAt struct {
 
 var errInjected = errors.New("injected fault")
 
-func (f faultAt) VolumeCreate(ctx context.Context, o volume.CreateOptions) (volume.Volume, error) {
-	v, err := f.Client.VolumeCreate(ctx, o)
-	if f.step == "volume create, answer lost" {
-		return v, errInjected
-	}
-	return v, err
-}
-
 func (f faultAt) ContainerCreate(ctx context.Context, cfg *container.Config, host *container.HostConfig,
 	n *network.NetworkingConfig, p *ocispec.Platform, name string) (container.CreateResponse, error) {
-	if f.step == "create refused" {
-		return container.CreateResponse{}, errInjected
+	if f.step == "create refused after the volume was made" {
+		// What the daemon does with a bind it refuses (inside its root,
+		// rprivate): it has made the tool volume by then.
+		bad := *host
+		bad.Mounts = append(append([]mount.Mount{}, host.Mounts...), mount.Mount{Type: mount.TypeBind, Source: "/var/lib/docker",
+			Target: "/refused", BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}})
+		return f.Client.ContainerCreate(ctx, cfg, &bad, n, p, name)
 	}
 	resp, err := f.Client.ContainerCreate(ctx, cfg, host, n, p, name)
 	switch f.step {
@@ -308,7 +306,7 @@ func (f faultAt) ContainerWait(ctx context.Context, id string, cond container.Wa
 // and leaves no container and no volume behind.
 func TestFailedCreateLeavesNothing(t *testing.T) {
 	_, c := newBackend(t)
-	for _, step := range []string{"volume create, answer lost", "create refused", "create, answer lost",
+	for _, step := range []string{"create refused after the volume was made", "create, answer lost",
 		"create with a warning", "copy tool", "attach", "start", "wait"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
@@ -337,7 +335,10 @@ func TestReapRemovesOrphanedVolumes(t *testing.T) {
 	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
 	mk := func(o sandbox.Owner) string {
 		runID := sandbox.NewRunID()
-		if _, err := c.VolumeCreate(ctx, volume.CreateOptions{Name: "sablebox-test-" + runID,
+		creator := c.(interface {
+			VolumeCreate(context.Context, volume.CreateOptions) (volume.Volume, error)
+		})
+		if _, err := creator.VolumeCreate(ctx, volume.CreateOptions{Name: "sablebox-test-" + runID,
 			Labels: o.Labels(runID, "test", time.Now().Add(time.Hour))}); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -69,26 +70,17 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 		}
 	}
 	labels := runLabels(spec, b.owner, b.now())
-	if spec.Tool != nil {
-		// Made by us and labelled before anything uses it, so that no path
-		// (a create that fails half-way, a crash) leaves an unnamed volume.
-		// Registered first, it is removed after the container.
-		vol := toolVolumeName(spec.RunID)
-		defer func() {
-			if err := b.removeVolume(vol); err != nil {
-				b.log.WithField("run", spec.RunID).WithError(err).Error("volume left behind; the next run's reaper removes it")
-			}
-		}()
-		if _, err := b.client.VolumeCreate(setupCtx, volume.CreateOptions{Name: vol, Labels: labels}); err != nil {
-			return nil, b.unavailable(fmt.Errorf("create tool volume: %w", err))
-		}
-	}
 	cfg, host := containerConfig(spec, labels, b.ociRuntime)
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
 	if err != nil {
-		// The daemon may have created it although the answer was lost.
+		// The daemon may have made the container although the answer was
+		// lost, and makes the tool volume before it checks every mount:
+		// a refused create can leave the volume with no container.
 		_ = b.remove(name)
+		if verr := b.removeRunVolumes(spec.RunID); verr != nil {
+			b.log.WithField("run", spec.RunID).WithError(verr).Error("volume left behind; the next run's reaper removes it")
+		}
 		return nil, b.createError(spec.Image, err)
 	}
 	id := created.ID
@@ -192,7 +184,22 @@ func (b *Backend) remove(id string) error {
 	return nil
 }
 
-// removeVolume removes a run's volume; one already gone is fine.
+// removeRunVolumes removes the volumes labelled with runID.
+func (b *Backend) removeRunVolumes(runID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	defer cancel()
+	vols, err := b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID))})
+	if err != nil {
+		return fmt.Errorf("list the run's volumes: %w", err)
+	}
+	var errs []error
+	for _, v := range vols.Volumes {
+		errs = append(errs, b.removeVolume(v.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// removeVolume removes a volume; one already gone is fine.
 func (b *Backend) removeVolume(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
 	defer cancel()
