@@ -5,7 +5,7 @@ empty; prints the most common words; writes a JSON report to /output when
 that directory is writable.
 
     sablebox run examples/wordcount.py -- --top 3 < examples/data/sample.txt
-    sablebox run --workspace examples/data --output /tmp/out examples/wordcount.py
+    sablebox run --workspace examples/data --output ./out examples/wordcount.py
 """
 import argparse
 import collections
