@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -127,8 +128,10 @@ func (s *Spec) Validate() error {
 		}
 		// The runner resolved the path and applied every rule; a library
 		// caller that did not still cannot hand over / or /etc.
-		if err := hostdir.CheckPath(d.what, d.path, ""); err != nil {
+		if err := hostdir.CheckPath(d.what, d.path, ""); errors.Is(err, hostdir.ErrUnsafe) {
 			return fmt.Errorf("%w: %w", ErrPolicy, err)
+		} else if err != nil {
+			return bad("%v", err)
 		}
 	}
 	for _, kv := range s.Env {

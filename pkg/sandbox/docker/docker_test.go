@@ -168,15 +168,23 @@ func TestReapRemovesOrphans(t *testing.T) {
 			_ = c.ContainerRemove(ctx, ct.ID, container.RemoveOptions{Force: true})
 		}
 	})
+	reapAndCheck(t, b, c, "container", orphan, owned)
+}
+
+// reapAndCheck reaps and checks that what the run orphan left is gone and
+// what the run owned (of a live owner) is still there.
+func reapAndCheck(t *testing.T, b *docker.Backend, c docker.Client, what, orphan, owned string) {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := b.Reap(ctx); err != nil {
 		t.Fatal(err)
 	}
 	count := leftovers(c)
 	if n, _ := count(ctx, orphan); n != 0 {
-		t.Errorf("orphaned container survived the reaper")
+		t.Errorf("orphaned %s survived the reaper", what)
 	}
 	if n, _ := count(ctx, owned); n != 1 {
-		t.Errorf("a live owner's container was reaped")
+		t.Errorf("a live owner's %s was reaped", what)
 	}
 }
 
@@ -346,14 +354,5 @@ func TestReapRemovesOrphanedVolumes(t *testing.T) {
 	}
 	orphan, owned := mk(dead), mk(sandbox.CurrentOwner())
 	t.Cleanup(func() { _ = c.VolumeRemove(ctx, "sablebox-test-"+owned, true) })
-	if _, err := b.Reap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	count := leftovers(c)
-	if n, _ := count(ctx, orphan); n != 0 {
-		t.Errorf("orphaned volume survived the reaper")
-	}
-	if n, _ := count(ctx, owned); n != 1 {
-		t.Errorf("a live owner's volume was reaped")
-	}
+	reapAndCheck(t, b, c, "volume", orphan, owned)
 }

@@ -58,7 +58,7 @@ func CheckPath(what, path, home string) error {
 		return fmt.Errorf("%w: %s %s %s; choose a directory of your own, such as ./out", ErrUnsafe, what, path, why)
 	}
 	if !filepath.IsAbs(path) {
-		return refuse("is not an absolute path")
+		return fmt.Errorf("%s %s: want an absolute path", what, path)
 	}
 	clean := filepath.Clean(path)
 	if clean == "/" {
