@@ -541,3 +541,14 @@ func TestHelpAndReadmeTellTheTruth(t *testing.T) {
 		t.Error("a stray file oom is at the repo root")
 	}
 }
+
+// The line on a terminal names what a backend applied differently: on
+// Docker an output directory is not noexec, which only --json said before.
+func TestTerminalLineNamesDegradedProtections(t *testing.T) {
+	requireDocker(t)
+	isolate(t)
+	got := sableboxTTY(t, "run", "--runtime", "docker", "--output", filepath.Join(t.TempDir(), "out"), "--", "true")
+	if got.code != 0 || !strings.Contains(got.stderr, "ran in docker; degraded: output (details: --json)") || got.stdout != "" {
+		t.Fatalf("exit %d stdout %q stderr %q", got.code, got.stdout, got.stderr)
+	}
+}
