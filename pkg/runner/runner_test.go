@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -314,5 +317,17 @@ func TestOCIRuntimeIsNeverIgnored(t *testing.T) {
 	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
 	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it runs no OCI runtime, and oci-runtime "runsc" was named`) {
 		t.Fatalf("auto with --oci-runtime and no engine: backend %q, %v", res.Backend, err)
+	}
+}
+
+// process-require given for a container backend, which ignores it, is
+// warned about.
+func TestProcessRequireForAContainerBackendIsWarnedAbout(t *testing.T) {
+	logger, hook := logtest.NewNullLogger()
+	if _, err := New(Options{Runtime: docker.Name, ProcessRequire: []string{process.LayerLandlock}, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	if e := hook.LastEntry(); e == nil || e.Level != logrus.WarnLevel || !strings.Contains(e.Message, "applies to the process sandbox only") {
+		t.Fatalf("want a warning that process-require does not apply to docker, got %+v", hook.AllEntries())
 	}
 }
