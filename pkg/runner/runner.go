@@ -165,16 +165,16 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 		}
 		// Once the run is over (the tool and all it started are gone),
 		// what it left becomes the caller's, special files and bits gone.
+		// A failure to hand something back is said in the notes: the run
+		// itself, and what the tool printed, still stand.
 		defer func() {
 			notes, lerr := loan.Return()
-			if res != nil {
-				res.Notes = append(res.Notes, notes...)
-			}
 			if lerr != nil {
 				r.log.WithError(lerr).Error("output not fully handed back")
-				if err == nil {
-					err = lerr
-				}
+				notes = append(notes, "output: not everything could be handed back to you: "+lerr.Error())
+			}
+			if res != nil {
+				res.Notes = append(res.Notes, notes...)
 			}
 		}()
 	}
