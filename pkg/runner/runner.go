@@ -280,7 +280,7 @@ func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbo
 		Image: spec.Image, Limits: spec.Limits,
 	}
 	if partial != nil {
-		res.Backend, res.PassedOver = partial.Backend, partial.PassedOver
+		res.Backend, res.PassedOver, res.Notes = partial.Backend, partial.PassedOver, partial.Notes
 	}
 	if spec.Seccomp != nil {
 		res.Seccomp = sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()}
