@@ -288,9 +288,12 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 			if pyErr != nil {
 				return cfg, fmt.Errorf("%w: %v", sandbox.ErrUnavailable, pyErr)
 			}
-			if prefix := filepath.Dir(filepath.Dir(py)); !strings.HasPrefix(py, "/usr/") {
-				cfg.Binds[prefix] = prefix // an interpreter outside /usr (pyenv, a venv)
-				pathEnv = filepath.Dir(py) + ":" + pathEnv
+			if dir := filepath.Dir(py); dir != "/usr/bin" && dir != "/bin" {
+				// An interpreter outside the view (/usr/local, pyenv, a
+				// venv): its whole prefix is bound, as the README says.
+				prefix := filepath.Dir(dir)
+				cfg.Binds[prefix] = prefix
+				pathEnv = dir + ":" + pathEnv
 			}
 			argv[0] = py
 		} else if _, err := os.Stat(argv[0]); err != nil {
