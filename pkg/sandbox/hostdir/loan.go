@@ -97,11 +97,11 @@ func (l *Loan) Return() (notes []string, err error) {
 		errs = append(errs, walkErr)
 	}
 	if len(removed) > 0 {
-		notes = append(notes, fmt.Sprintf("output: removed %d entries that are not files or directories: %s", len(removed), list(removed)))
+		notes = append(notes, fmt.Sprintf("output: removed %s that %s not a file or directory: %s", entries(len(removed)), isAre(len(removed)), list(removed)))
 	}
 	if len(foreign) > 0 {
-		notes = append(notes, fmt.Sprintf("output: %d entries belong to the sandbox user, not to you (sablebox gives them to you only when it runs as root): %s",
-			len(foreign), list(foreign)))
+		notes = append(notes, fmt.Sprintf("output: %s %s to the sandbox user, not to you (sablebox gives them to you only when it runs as root): %s",
+			entries(len(foreign)), belongs(len(foreign)), list(foreign)))
 	}
 	if err := l.restoreDir(); err != nil {
 		errs = append(errs, err)
@@ -133,6 +133,27 @@ func kind(m fs.FileMode) string {
 		return "device"
 	}
 	return "other"
+}
+
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func belongs(n int) string {
+	if n == 1 {
+		return "belongs"
+	}
+	return "belong"
 }
 
 // list names up to five paths.
