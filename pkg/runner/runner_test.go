@@ -253,16 +253,7 @@ print("wrote")
 `
 	for _, name := range []string{docker.Name, podman.Name, process.Name} {
 		t.Run(name, func(t *testing.T) {
-			r, err := New(Options{Runtime: name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			b, _, err := r.backend(context.Background())
-			if err == nil {
-				err = b.Check(context.Background())
-			}
-			sandboxtest.SkipUnlessRequired(t, name, err)
+			r := usableRunner(t, name, Options{Runtime: name})
 			toolPath := filepath.Join(t.TempDir(), "out.py")
 			if err := os.WriteFile(toolPath, []byte(tool), 0o644); err != nil {
 				t.Fatal(err)
@@ -329,5 +320,54 @@ func TestProcessRequireForAContainerBackendIsWarnedAbout(t *testing.T) {
 	}
 	if e := hook.LastEntry(); e == nil || e.Level != logrus.WarnLevel || !strings.Contains(e.Message, "applies to the process sandbox only") {
 		t.Fatalf("want a warning that process-require does not apply to docker, got %+v", hook.AllEntries())
+	}
+}
+
+// usableRunner returns a runner for opts whose backend can run here, or
+// skips (fails when SABLEBOX_REQUIRE names it).
+func usableRunner(t *testing.T, name string, opts Options) *Runner {
+	t.Helper()
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	b, _, err := r.backend(context.Background())
+	if err == nil {
+		err = b.Check(context.Background())
+	}
+	sandboxtest.SkipUnlessRequired(t, name, err)
+	return r
+}
+
+// The escape example is refused at every step, the way a sandbox refuses,
+// on every backend.
+func TestEscapeExampleIsBlockedEverywhere(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{docker.Name, Options{Runtime: docker.Name}},
+		{"runsc", Options{Runtime: docker.Name, OCIRuntime: "runsc"}},
+		{podman.Name, Options{Runtime: podman.Name}},
+		{process.Name, Options{Runtime: process.Name}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := usableRunner(t, c.name, c.opts)
+			res, err := r.Run(context.Background(), Request{ToolPath: "../../examples/escape.py"})
+			if err != nil || res.Status != sandbox.StatusOK {
+				t.Fatalf("%v, status %s: %s%s", err, res.Status, res.Stdout.Data, res.Stderr.Data)
+			}
+			lines := strings.Split(strings.TrimSpace(res.Stdout.String()), "\n")
+			for _, line := range lines {
+				if !strings.Contains(line, " blocked") {
+					t.Errorf("not blocked: %q", line)
+				}
+			}
+			if len(lines) != 10 {
+				t.Errorf("%d attempts reported, want 10:\n%s", len(lines), res.Stdout.Data)
+			}
+		})
 	}
 }
