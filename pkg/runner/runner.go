@@ -116,6 +116,9 @@ type Request struct {
 	Args []string
 	// Stdin feeds the tool's standard input; nil means empty.
 	Stdin io.Reader
+	// Stdout and Stderr, when set, receive the tool's output while it
+	// runs, the bytes the Result keeps (see sandbox.Spec).
+	Stdout, Stderr io.Writer
 	// Env holds extra KEY=VALUE variables.
 	Env []string
 	// Workspace is a directory mounted read-only at /workspace.
@@ -200,6 +203,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 // fillSpec completes spec from req, checking the host paths it names.
 func fillSpec(spec *sandbox.Spec, req Request) error {
 	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
+	spec.Stdout, spec.Stderr = req.Stdout, req.Stderr
 	spec.Limits = req.Limits.WithDefaults()
 	if req.Lang != "" && req.ToolPath == "" {
 		return fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 	"unicode/utf8"
 )
@@ -173,15 +174,23 @@ func (o *Output) UnmarshalJSON(b []byte) error {
 
 // Capture is an io.Writer that keeps the first Max bytes written to it and
 // counts the rest, so that a flood of output costs no memory. It never
-// fails, so the stream feeding it is always drained to the end.
+// fails, so the stream feeding it is always drained to the end. What it
+// keeps it also passes on, as it comes, to a writer of the caller's.
 type Capture struct {
-	max  int64
-	data []byte
-	size int64
+	max     int64
+	data    []byte
+	size    int64
+	forward io.Writer // nil, or dropped after its first error
 }
 
 // NewCapture returns a Capture that keeps at most max bytes.
 func NewCapture(max int64) *Capture { return &Capture{max: max} }
+
+// NewStreamingCapture returns a Capture that keeps at most max bytes and
+// writes them to w as they arrive (nil w: none). w is called on the
+// goroutine that drains the stream, so the tool waits while w does; after
+// w's first error nothing more is written to it, and the capture goes on.
+func NewStreamingCapture(max int64, w io.Writer) *Capture { return &Capture{max: max, forward: w} }
 
 // Write keeps what fits under the cap and discards the rest.
 func (c *Capture) Write(p []byte) (int, error) {
@@ -191,6 +200,11 @@ func (c *Capture) Write(p []byte) (int, error) {
 			keep = keep[:room]
 		}
 		c.data = append(c.data, keep...)
+		if c.forward != nil {
+			if _, err := c.forward.Write(keep); err != nil {
+				c.forward = nil
+			}
+		}
 	}
 	c.size += int64(len(p))
 	return len(p), nil

@@ -129,3 +129,40 @@ func TestLimitsJSONNamesTheTimeoutUnit(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct {
+	got []byte
+	n   int
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(w.got)+len(p) > w.n {
+		return 0, errors.New("gone")
+	}
+	w.got = append(w.got, p...)
+	return len(p), nil
+}
+
+// A streaming capture passes on what it keeps, as it comes, and goes on
+// capturing after the caller's writer fails.
+func TestStreamingCapture(t *testing.T) {
+	var streamed strings.Builder
+	c := NewStreamingCapture(5, &streamed)
+	for _, p := range []string{"ab", "cd", "efgh"} {
+		if n, err := c.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("write %q: %d, %v", p, n, err)
+		}
+	}
+	if out := c.Output(); streamed.String() != "abcde" || string(out.Data) != "abcde" || out.Size != 8 || !out.Truncated {
+		t.Fatalf("streamed %q, kept %+v", streamed.String(), out)
+	}
+	w := &failingWriter{n: 2}
+	c = NewStreamingCapture(10, w)
+	for _, p := range []string{"ab", "cd", "ef"} {
+		_, _ = c.Write([]byte(p))
+	}
+	if string(w.got) != "ab" || string(c.Output().Data) != "abcdef" {
+		t.Fatalf("after the writer failed: streamed %q, kept %q", w.got, c.Output().Data)
+	}
+}

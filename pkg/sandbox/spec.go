@@ -47,6 +47,10 @@ type Spec struct {
 	Args []string
 	// Stdin is copied to the tool's standard input; nil means empty.
 	Stdin io.Reader
+	// Stdout and Stderr, when set, receive the tool's output while the run
+	// goes on, the same bytes the Result keeps (up to Limits.OutputBytes
+	// each); see NewStreamingCapture.
+	Stdout, Stderr io.Writer
 	// Env holds extra KEY=VALUE variables; the sandbox's own (HOME, PATH,
 	// LANG) come first and cannot be overridden.
 	Env []string
@@ -101,6 +105,12 @@ var (
 	toolNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 	reservedEnv = map[string]bool{"HOME": true, "PATH": true, "LANG": true}
 )
+
+// Captures returns the captures of the tool's stdout and stderr under the
+// spec's output cap, streaming to Stdout and Stderr when they are set.
+func (s *Spec) Captures() (stdout, stderr *Capture) {
+	return NewStreamingCapture(s.Limits.OutputBytes, s.Stdout), NewStreamingCapture(s.Limits.OutputBytes, s.Stderr)
+}
 
 // Validate checks the Spec before any side effect. Every error wraps
 // ErrInvalidSpec and names the field at fault.

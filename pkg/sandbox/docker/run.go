@@ -104,10 +104,8 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 		return nil, fmt.Errorf("attach to container: %w", err)
 	}
 	defer hj.Close()
-	out := engine.Output{
-		Stdout: sandbox.NewCapture(spec.Limits.OutputBytes), Stderr: sandbox.NewCapture(spec.Limits.OutputBytes),
-		Abort: hj.Close,
-	}
+	out := engine.Output{Abort: hj.Close}
+	out.Stdout, out.Stderr = spec.Captures()
 	drained := make(chan struct{})
 	out.Drained = drained
 	go func() {

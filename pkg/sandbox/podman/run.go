@@ -103,10 +103,8 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 // ctrl-q in it must not end the session) and rewires the shared
 // connection's transport.
 func attach(ctx, conn context.Context, id string, s *sandbox.Spec) (engine.Output, error) {
-	out := engine.Output{
-		Stdout: sandbox.NewCapture(s.Limits.OutputBytes),
-		Stderr: sandbox.NewCapture(s.Limits.OutputBytes),
-	}
+	var out engine.Output
+	out.Stdout, out.Stderr = s.Captures()
 	client, err := bindings.GetClient(conn)
 	if err != nil {
 		return out, err

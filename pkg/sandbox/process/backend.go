@@ -332,10 +332,10 @@ func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg sta
 	defer errW.Close()
 
 	out := engine.Output{
-		Stdout: sandbox.NewCapture(spec.Limits.OutputBytes), Stderr: sandbox.NewCapture(spec.Limits.OutputBytes),
 		// cmd.Wait has copied the output by the time it returns.
 		Drained: closedChan, Abort: func() {},
 	}
+	out.Stdout, out.Stderr = spec.Captures()
 	bin := b.stageBinary()
 	cmd := exec.Command(bin.path)
 	cmd.Args = []string{stage.InitArg}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -515,6 +517,36 @@ func Run(t *testing.T, cfg Config) {
 			t.Errorf("status %s exit %d, want killed 137", res.Status, res.ExitCode)
 		}
 	})
+	t.Run("output streams to the caller's writers while the run goes on", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Limits.Timeout = 30 * time.Second
+		spec.Limits.OutputBytes = 64
+		// The tool waits for stdin, which is fed only once "first" has
+		// reached the caller's writer: without live streaming it would
+		// wait until its timeout.
+		spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte(
+			"import sys\nprint('first', flush=True)\nprint('second:', sys.stdin.readline().strip(), flush=True)\n" +
+				"sys.stderr.write('e' * 100)\n")}
+		stdinR, stdinW := io.Pipe()
+		defer stdinW.Close()
+		spec.Stdin = stdinR
+		stdout := &streamed{onLine: func(line string) {
+			if line == "first\n" {
+				go func() { _, _ = io.WriteString(stdinW, "go\n"); stdinW.Close() }()
+			}
+		}}
+		stderr := &streamed{}
+		spec.Stdout, spec.Stderr = stdout, stderr
+		res := cfg.run(t, context.Background(), spec)
+		wantStatus(sandbox.StatusOK, 0, "first\nsecond: go\n")(t, res)
+		if got := stdout.String(); got != res.Stdout.String() {
+			t.Errorf("streamed stdout %q, kept %q", got, res.Stdout.Data)
+		}
+		if got := stderr.String(); got != strings.Repeat("e", 64) || !res.Stderr.Truncated {
+			t.Errorf("streamed stderr %q (truncated %v): want the same 64 bytes the result keeps", got, res.Stderr.Truncated)
+		}
+	})
 	t.Run("the host's root or a system directory is refused as workspace or output", func(t *testing.T) {
 		t.Parallel()
 		for _, dirs := range [][2]string{{"", "/"}, {"", "/etc"}, {"/", ""}, {"/usr", ""}, {"", "/tmp/../var/lib"}} {
@@ -537,6 +569,37 @@ func Run(t *testing.T, cfg Config) {
 			t.Fatalf("want ErrInvalidSpec, got %v", err)
 		}
 	})
+}
+
+// streamed is a caller's writer: it collects what it is given and calls
+// onLine for each line as it completes.
+type streamed struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	line   []byte
+	onLine func(string)
+}
+
+func (s *streamed) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	for _, c := range p {
+		s.line = append(s.line, c)
+		if c == '\n' {
+			if s.onLine != nil {
+				s.onLine(string(s.line))
+			}
+			s.line = s.line[:0]
+		}
+	}
+	return len(p), nil
+}
+
+func (s *streamed) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // spec is a fresh spec with the suite's defaults.
