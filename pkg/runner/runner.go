@@ -183,6 +183,9 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	}
 	reaped := r.reapOnce(backend)
 	res, err = backend.Run(ctx, spec)
+	if errors.Is(err, sandbox.ErrUnavailable) && r.opts.Runtime == "auto" {
+		r.forget(backend)
+	}
 	if reapErr := <-reaped; reapErr != nil && err == nil {
 		// When the run failed, its error already tells why the sweep did.
 		r.log.WithField("backend", backend.Name()).WithError(reapErr).Warn("reaping leftovers failed")
@@ -319,20 +322,23 @@ func (r *Runner) open(c candidate) (sandbox.Backend, error) {
 }
 
 // backend returns the backend to run with: the one named, or auto's pick
-// with why the ones before it were passed over.
+// with why the ones before it were passed over. The lock guards only the
+// runner's maps, never an engine call: concurrent first runs probe in
+// parallel, and the first pick made stands.
 func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.opts.Runtime != "auto" {
-		b, err := r.open(*r.find(r.opts.Runtime))
+		b, err := r.openLocked(*r.find(r.opts.Runtime))
 		return b, nil, err
 	}
-	if r.chosen != nil {
-		return r.chosen, r.passedOver, nil
+	r.mu.Lock()
+	chosen, passedOver := r.chosen, r.passedOver
+	r.mu.Unlock()
+	if chosen != nil {
+		return chosen, passedOver, nil
 	}
 	var reasons []string
 	for _, c := range candidates(r.opts, r.log) {
-		b, err := r.open(c)
+		b, err := r.openLocked(c)
 		if err == nil {
 			err = b.Check(ctx)
 		}
@@ -351,8 +357,13 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 			r.log.WithField("backend", c.name).WithError(err).Debug("backend passed over")
 			continue
 		}
-		r.chosen, r.passedOver = b, reasons
-		return b, reasons, nil
+		r.mu.Lock()
+		if r.chosen == nil {
+			r.chosen, r.passedOver = b, reasons
+		}
+		chosen, passedOver = r.chosen, r.passedOver
+		r.mu.Unlock()
+		return chosen, passedOver, nil
 	}
 	if r.imageNamed {
 		return nil, nil, fmt.Errorf("%w: no container backend here can run the image %q that was named (%s); "+
@@ -361,6 +372,23 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 	}
 	return nil, nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
 		sandbox.ErrUnavailable, strings.Join(reasons, "; "))
+}
+
+// openLocked is open under the runner's lock.
+func (r *Runner) openLocked(c candidate) (sandbox.Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.open(c)
+}
+
+// forget drops auto's pick when b has gone away (its run failed as
+// unavailable), so that the next run picks again.
+func (r *Runner) forget(b sandbox.Backend) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.chosen == b {
+		r.chosen, r.passedOver = nil, nil
+	}
 }
 
 // reapOnce sweeps backend for leftovers the first time it is used, in the
@@ -394,9 +422,7 @@ func (r *Runner) reap(b sandbox.Backend) error {
 func (r *Runner) Doctor(ctx context.Context) []sandbox.Description {
 	var out []sandbox.Description
 	for _, c := range candidates(r.opts, r.log) {
-		r.mu.Lock()
-		b, err := r.open(c)
-		r.mu.Unlock()
+		b, err := r.openLocked(c)
 		if err != nil {
 			out = append(out, sandbox.Description{Name: c.name, Reason: err.Error()})
 			continue

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,5 +371,81 @@ func TestEscapeExampleIsBlockedEverywhere(t *testing.T) {
 				t.Errorf("%d attempts reported, want 10:\n%s", len(lines), res.Stdout.Data)
 			}
 		})
+	}
+}
+
+// dockerProxy forwards a unix socket of its own to the local Docker
+// daemon, so that a test can make a real daemon go away.
+type dockerProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newDockerProxy(t *testing.T) (*dockerProxy, string) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dockerProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("unix", "/var/run/docker.sock")
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(d, c); d.Close() }()
+			go func() { _, _ = io.Copy(c, d); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.close)
+	return p, "unix://" + sock
+}
+
+// close makes the daemon unreachable: no new connection, none kept.
+func (p *dockerProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// When auto's backend goes away, the run that finds out fails as
+// unavailable and the next run picks again, saying why it passed over it.
+func TestAutoPicksAgainWhenItsBackendGoesAway(t *testing.T) {
+	requireDocker(t)
+	proxy, host := newDockerProxy(t)
+	r := usableRunner(t, "process", Options{Runtime: process.Name}) // the fallback must work here
+	r.Close()
+	r, err := New(Options{DockerHost: host, PodmanSocket: "unix:///nonexistent-podman.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	run := func() (*sandbox.Result, error) {
+		return r.Run(context.Background(), Request{Command: []string{"true"}})
+	}
+	if res, err := run(); err != nil || res.Backend != docker.Name {
+		t.Fatalf("first run: backend %q, %v", res.Backend, err)
+	}
+	proxy.close()
+	if _, err := run(); !errors.Is(err, sandbox.ErrUnavailable) {
+		t.Fatalf("the run after the daemon went away: want ErrUnavailable, got %v", err)
+	}
+	res, err := run()
+	if err != nil || res.Backend != process.Name || len(res.PassedOver) == 0 || !strings.HasPrefix(res.PassedOver[0], "docker: ") {
+		t.Fatalf("the next run: backend %q, passed over %q, %v", res.Backend, res.PassedOver, err)
 	}
 }
