@@ -33,8 +33,13 @@ import (
 type Backend interface {
 	// Name is the short name users select the backend by ("docker").
 	Name() string
-	// Check reports whether the backend can run tools here; the error wraps
-	// ErrUnavailable and says why not.
+	// Check reports whether the backend can run tools here with every
+	// protection; the error wraps ErrUnavailable and says why not. It asks
+	// the engine and may take a while (Podman's info: about 200 ms), so
+	// auto selection and doctor call it, and any goroutine may call it
+	// at any time. Run never relies on it having been called: what Run
+	// needs to refuse a weak engine it makes sure of itself (Docker runs
+	// Check before its first run; Podman reads every container back).
 	Check(ctx context.Context) error
 	// Describe reports what the backend is and which protections it applies
 	// on this host, for `sablebox doctor`.

@@ -517,6 +517,39 @@ func Run(t *testing.T, cfg Config) {
 			t.Errorf("status %s exit %d, want killed 137", res.Status, res.ExitCode)
 		}
 	})
+	t.Run("check passes here, concurrently and again", func(t *testing.T) {
+		t.Parallel()
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() { errs <- cfg.Backend.Check(context.Background()) }()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("check: %v", err)
+			}
+		}
+	})
+	t.Run("a sweep for leftovers leaves a live run alone", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte("import sys\nprint(sys.stdin.read().strip())\n")}
+		stdinR, stdinW := io.Pipe()
+		spec.Stdin = stdinR
+		// While the run waits for its stdin, sweep; then let it finish.
+		reaped := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Second) // the run is set up or running by now
+			_, err := cfg.Backend.Reap(context.Background())
+			_, _ = io.WriteString(stdinW, "still here\n")
+			stdinW.Close()
+			reaped <- err
+		}()
+		res := cfg.run(t, context.Background(), spec)
+		if err := <-reaped; err != nil {
+			t.Errorf("reap: %v", err)
+		}
+		wantStatus(sandbox.StatusOK, 0, "still here\n")(t, res)
+	})
 	t.Run("output streams to the caller's writers while the run goes on", func(t *testing.T) {
 		t.Parallel()
 		spec := cfg.spec(t)
