@@ -12,9 +12,6 @@ import (
 
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
-	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -46,8 +43,10 @@ type Backend struct {
 	owner sandbox.Owner
 	now   func() time.Time
 
+	client   Client
+	bindings *bindingsClient // the client when it is the real one (images use it)
+
 	mu      sync.Mutex
-	shared  context.Context // the connection, made on first use
 	written map[string]bool // profiles known to be in ProfileDir
 }
 
@@ -60,77 +59,25 @@ func New(opts Options) (sandbox.Backend, error) {
 
 func newBackend(opts Options) *Backend {
 	opts.URI = ResolveURI(opts.URI)
+	real := &bindingsClient{uri: opts.URI}
+	b := newBackendWithClient(opts, real)
+	b.bindings = real
+	return b
+}
+
+// newBackendWithClient returns a backend that speaks to the service
+// through c.
+func newBackendWithClient(opts Options, c Client) *Backend {
+	opts.URI = ResolveURI(opts.URI)
 	if opts.ProfileDir == "" {
 		opts.ProfileDir = DefaultProfileDir()
 	}
-	return &Backend{opts: opts, log: sandbox.Logger(opts.Logger), owner: sandbox.CurrentOwner(), now: time.Now, written: map[string]bool{}}
+	return &Backend{opts: opts, log: sandbox.Logger(opts.Logger), owner: sandbox.CurrentOwner(), now: time.Now,
+		client: c, written: map[string]bool{}}
 }
 
 // Name returns "podman".
 func (b *Backend) Name() string { return Name }
-
-// connTimeout bounds connecting to (and pinging) the service.
-const connTimeout = 10 * time.Second
-
-// connect opens a connection to the service. The bindings keep the
-// connection in a context; it stays inside this package, and calls are made
-// through with(ctx, conn) so the caller's cancellation still applies.
-func (b *Backend) connect(ctx context.Context) (context.Context, error) {
-	type result struct {
-		conn context.Context
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// The connection context must outlive ctx: it is used by later calls.
-		conn, err := bindings.NewConnection(context.Background(), b.opts.URI)
-		done <- result{conn, err}
-	}()
-	timer := time.NewTimer(connTimeout)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, fmt.Errorf("%w: cannot reach the Podman service at %s: start it (`podman system service --time=0 %s`) or set CONTAINER_HOST",
-				sandbox.ErrUnavailable, b.opts.URI, b.opts.URI)
-		}
-		return r.conn, nil
-	case <-timer.C:
-		return nil, fmt.Errorf("%w: the Podman service at %s did not answer within %v", sandbox.ErrUnavailable, b.opts.URI, connTimeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// sharedConn returns the backend's long-lived connection.
-func (b *Backend) sharedConn(ctx context.Context) (context.Context, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shared != nil {
-		return b.shared, nil
-	}
-	conn, err := b.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	b.shared = conn
-	return conn, nil
-}
-
-// with returns ctx carrying the bindings' connection from conn.
-func with(ctx, conn context.Context) context.Context { return boundCtx{ctx, conn} }
-
-type boundCtx struct {
-	context.Context
-	conn context.Context
-}
-
-func (c boundCtx) Value(key any) any {
-	if v := c.conn.Value(key); v != nil {
-		return v
-	}
-	return c.Context.Value(key)
-}
 
 // Check connects to the service and makes sure it can apply every
 // protection: seccomp (also through the OCI runtime), and resource limits
@@ -171,11 +118,10 @@ func (b *Backend) checkedInfo(ctx context.Context) (*define.Info, error) {
 func (b *Backend) info(ctx context.Context) (*define.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, connTimeout)
 	defer cancel()
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
+	info, err := b.client.Info(ctx)
+	if errors.Is(err, sandbox.ErrUnavailable) {
 		return nil, err
 	}
-	info, err := system.Info(with(ctx, conn), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: podman service at %s: %v", sandbox.ErrUnavailable, b.opts.URI, err)
 	}
@@ -232,11 +178,10 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 
 // ImagePresent reports whether ref is in the service's image store.
 func (b *Backend) ImagePresent(ctx context.Context, ref string) error {
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
+	ok, err := b.client.ImageExists(ctx, ref)
+	if errors.Is(err, sandbox.ErrUnavailable) {
 		return err
 	}
-	ok, err := images.Exists(with(ctx, conn), ref, nil)
 	if err != nil {
 		return fmt.Errorf("%w: podman service at %s: %v", sandbox.ErrUnavailable, b.opts.URI, err)
 	}
@@ -254,12 +199,7 @@ func missingImage(ref string) error {
 // Reap removes sablebox containers whose owner is gone or whose deadline
 // has long passed.
 func (b *Backend) Reap(ctx context.Context) (int, error) {
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	list, err := containers.List(with(ctx, conn), new(containers.ListOptions).
-		WithAll(true).WithFilters(map[string][]string{"label": {sandbox.LabelRun}}))
+	list, err := b.client.List(ctx, sandbox.LabelRun)
 	if err != nil {
 		return 0, fmt.Errorf("list sablebox containers: %w", err)
 	}
@@ -267,14 +207,14 @@ func (b *Backend) Reap(ctx context.Context) (int, error) {
 	for i, c := range list {
 		leftovers[i] = engine.Leftover{ID: c.ID, Labels: c.Labels}
 	}
-	return engine.Reap(leftovers, b.owner, b.now(), func(id string) error { return remove(conn, id) }, b.log)
+	return engine.Reap(leftovers, b.owner, b.now(), b.remove, b.log)
 }
 
-// Close drops the shared connection.
+// Close drops the connection to the service.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.shared = nil
+	if b.bindings != nil {
+		b.bindings.close()
+	}
 	return nil
 }
 

@@ -32,7 +32,7 @@ func (imageEngine) Flag() string { return "--runtime podman" }
 // BuildImage writes files to a temporary context directory (the bindings
 // read the Containerfile from disk), builds, and removes the directory.
 func (e imageEngine) BuildImage(ctx context.Context, files fs.FS, tag string, args, labels map[string]string, p image.Progress) error {
-	conn, err := e.b.sharedConn(ctx)
+	conn, err := e.b.bindings.connection(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func labelList(labels map[string]string) []string {
 
 // ImportImage imports a root filesystem through the service.
 func (e imageEngine) ImportImage(ctx context.Context, rootfs io.Reader, ref string, changes []string, p image.Progress) error {
-	conn, err := e.b.sharedConn(ctx)
+	conn, err := e.b.bindings.connection(ctx)
 	if err != nil {
 		return err
 	}

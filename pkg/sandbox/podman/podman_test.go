@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containers/podman/v5/pkg/bindings/containers"
-
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 	"github.com/sablebox/sablebox/pkg/seccomp"
@@ -40,12 +38,7 @@ func newTestBackend(t testing.TB, opts Options) *Backend {
 }
 
 func (b *Backend) leftovers(ctx context.Context, runID string) (int, error) {
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	list, err := containers.List(with(ctx, conn), new(containers.ListOptions).WithAll(true).
-		WithFilters(map[string][]string{"label": {sandbox.LabelRun + "=" + runID}}))
+	list, err := b.client.List(ctx, sandbox.LabelRun+"="+runID)
 	return len(list), err
 }
 
@@ -81,10 +74,6 @@ func TestServiceDownIsUnavailable(t *testing.T) {
 func TestKillAfterExitIsNotAnError(t *testing.T) {
 	b := newTestBackend(t, Options{})
 	ctx := context.Background()
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
 		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
 	profile, err := b.profilePath(spec.Seccomp)
@@ -92,12 +81,12 @@ func TestKillAfterExitIsNotAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime, _ := b.ociRuntime()
-	created, err := containers.CreateWithSpec(with(ctx, conn), specGenerator(spec, b.owner, b.now(), profile, runtime), nil)
+	created, err := b.client.Create(ctx, specGenerator(spec, b.owner, b.now(), profile, runtime))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = remove(conn, created.ID) })
-	c := &podmanContainer{conn: conn, id: created.ID}
+	t.Cleanup(func() { _ = b.remove(created.ID) })
+	c := &podmanContainer{client: b.client, id: created.ID}
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +102,6 @@ func TestKillAfterExitIsNotAnError(t *testing.T) {
 func TestReapRemovesOrphans(t *testing.T) {
 	b := newTestBackend(t, Options{})
 	ctx := context.Background()
-	conn, err := b.sharedConn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	profile, err := b.profilePath(seccomp.DefaultProfile())
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +110,11 @@ func TestReapRemovesOrphans(t *testing.T) {
 		spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
 			Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
 		runtime, _ := b.ociRuntime()
-		created, err := containers.CreateWithSpec(with(ctx, conn), specGenerator(spec, owner, b.now(), profile, runtime), nil)
+		created, err := b.client.Create(ctx, specGenerator(spec, owner, b.now(), profile, runtime))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = remove(conn, created.ID) })
+		t.Cleanup(func() { _ = b.remove(created.ID) })
 		return spec.RunID
 	}
 	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
-	"github.com/containers/podman/v5/pkg/bindings"
-	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/specgen"
 	"github.com/docker/docker/pkg/stdcopy"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
@@ -44,21 +42,20 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 			return nil, err
 		}
 	}
-	conn, err := b.sharedConn(setupCtx)
-	if err != nil {
-		return nil, err
-	}
 	gen := specGenerator(s, b.owner, b.now(), profile, runtime)
-	created, err := containers.CreateWithSpec(with(setupCtx, conn), gen, nil)
+	created, err := b.client.Create(setupCtx, gen)
 	if err != nil {
+		if errors.Is(err, sandbox.ErrUnavailable) {
+			return nil, err
+		}
 		if setupCtx.Err() != nil {
-			_ = remove(conn, gen.Name) // it may exist although the answer was lost
+			_ = b.remove(gen.Name) // it may exist although the answer was lost
 		}
 		return nil, b.createError(s.Image, profile, err)
 	}
 	id := created.ID
 	defer func() {
-		if err := remove(conn, id); err != nil {
+		if err := b.remove(id); err != nil {
 			b.log.WithField("run", s.RunID).WithError(err).Error("container left behind; the next run's reaper removes it")
 		}
 	}()
@@ -70,24 +67,20 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 	if why == "configured" {
 		required = runtime
 	}
-	if err := checkRuntime(with(setupCtx, conn), id, required); err != nil {
+	if err := checkRuntime(setupCtx, b.client, id, required); err != nil {
 		return nil, err
 	}
 	if s.Tool != nil {
-		copyTool, err := containers.CopyFromArchive(with(setupCtx, conn), id, sandbox.ToolDir, engine.ToolArchive(s.Tool))
-		if err == nil {
-			err = copyTool()
-		}
-		if err != nil {
+		if err := b.client.CopyInto(setupCtx, id, sandbox.ToolDir, engine.ToolArchive(s.Tool)); err != nil {
 			return nil, fmt.Errorf("copy tool into container: %w", err)
 		}
 	}
 
-	out, err := attach(ctx, conn, id, s)
+	out, err := attach(ctx, b.client, id, s)
 	if err != nil {
 		return nil, err
 	}
-	c := &podmanContainer{conn: conn, id: id, drained: out.Drained}
+	c := &podmanContainer{client: b.client, id: id, drained: out.Drained}
 	if IsLocal(b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
 		c.watch = watchOOM(id)
@@ -102,14 +95,10 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 // bindings' Attach cannot turn detach keys off (stdin is data: ctrl-p
 // ctrl-q in it must not end the session) and rewires the shared
 // connection's transport.
-func attach(ctx, conn context.Context, id string, s *sandbox.Spec) (engine.Output, error) {
+func attach(ctx context.Context, client Client, id string, s *sandbox.Spec) (engine.Output, error) {
 	var out engine.Output
 	out.Stdout, out.Stderr = s.Captures()
-	client, err := bindings.GetClient(conn)
-	if err != nil {
-		return out, err
-	}
-	sock, err := client.GetDialer(ctx)
+	sock, err := client.Dial(ctx)
 	if err != nil {
 		return out, fmt.Errorf("attach to container: %w", err)
 	}
@@ -243,8 +232,8 @@ var SeccompRuntimes = []string{"runc", "crun", "youki"}
 // required OCI runtime ("" for any; Podman 4.3's service ignores the one a
 // container asks for), or runs under one not in SeccompRuntimes (the
 // service's own default may be anything).
-func checkRuntime(ctx context.Context, id, required string) error {
-	data, err := containers.Inspect(ctx, id, nil)
+func checkRuntime(ctx context.Context, client Client, id, required string) error {
+	data, err := client.Inspect(ctx, id)
 	if err != nil {
 		return fmt.Errorf("inspect container: %w", err)
 	}
@@ -304,14 +293,14 @@ func (b *Backend) createError(image, profile string, err error) error {
 
 // podmanContainer drives one created container for engine.Supervise.
 type podmanContainer struct {
-	conn    context.Context
+	client  Client
 	id      string
 	watch   *oomWatch       // nil where OOMs are left to Podman alone
 	drained <-chan struct{} // closes when the attach stream ends; nil: none
 }
 
 func (c *podmanContainer) Start(ctx context.Context) error {
-	return containers.Start(with(ctx, c.conn), c.id, nil)
+	return c.client.Start(ctx, c.id)
 }
 
 // exitPoll bounds the wait between two looks at the container's state:
@@ -338,7 +327,7 @@ func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for container: %w", ctx.Err())
 		}
-		data, err := containers.Inspect(with(ctx, c.conn), c.id, nil)
+		data, err := c.client.Inspect(ctx, c.id)
 		if err != nil {
 			return 0, fmt.Errorf("wait for container: %w", err)
 		}
@@ -354,7 +343,7 @@ func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
 }
 
 func (c *podmanContainer) Kill(ctx context.Context) error {
-	err := containers.Kill(with(ctx, c.conn), c.id, new(containers.KillOptions).WithSignal("KILL"))
+	err := c.client.Kill(ctx, c.id)
 	if err != nil && !isConflict(err) && !isNotFound(err) && !errors.Is(err, define.ErrCtrStateInvalid) &&
 		!strings.Contains(err.Error(), define.ErrCtrStateInvalid.Error()) { // already exited
 		return err
@@ -366,7 +355,7 @@ func (c *podmanContainer) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch != nil {
 		return c.watch.oom(), nil // sees what Podman misses on cgroup v1
 	}
-	data, err := containers.Inspect(with(ctx, c.conn), c.id, nil)
+	data, err := c.client.Inspect(ctx, c.id)
 	if err != nil {
 		return false, err
 	}
@@ -375,11 +364,10 @@ func (c *podmanContainer) OOMKilled(ctx context.Context) (bool, error) {
 
 // remove force-removes a container and its anonymous volumes. A container
 // already gone, or being removed by a reaper, is fine.
-func remove(conn context.Context, nameOrID string) error {
+func (b *Backend) remove(nameOrID string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
 	defer cancel()
-	_, err := containers.Remove(with(ctx, conn), nameOrID,
-		new(containers.RemoveOptions).WithForce(true).WithVolumes(true).WithTimeout(0))
+	err := b.client.Remove(ctx, nameOrID)
 	if err != nil && !isNotFound(err) && !isConflict(err) {
 		return fmt.Errorf("remove container: %w", err)
 	}
