@@ -15,8 +15,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Name is the backend's name.

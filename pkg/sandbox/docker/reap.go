@@ -9,8 +9,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Reap removes sablebox containers whose owner is gone or whose deadline

@@ -14,8 +14,8 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.

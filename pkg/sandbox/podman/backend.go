@@ -14,8 +14,8 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 )
 
 // Options configure the backend. The zero value is usable.

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 )
 
 // oomWatch notices OOM kills in one container's cgroup-v1 memory cgroup.

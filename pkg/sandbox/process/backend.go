@@ -18,8 +18,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox/process/stage"
 )
 

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sablebox/sablebox/pkg/sandbox/engine"
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 )
 
 // cgroupRoot is where cgroups are mounted.

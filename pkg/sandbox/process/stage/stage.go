@@ -9,6 +9,9 @@
 // millisecond, where sablebox itself, with its engine clients, takes
 // several. Everything a stage needs comes in its Config; it knows nothing
 // of specs, backends or layers by name.
+//
+// It is not an API. It is not under pkg/internal only because
+// cmd/sablebox-stage, a main package outside pkg/, must import it.
 package stage
 
 import (
