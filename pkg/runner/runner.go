@@ -123,6 +123,9 @@ type Request struct {
 	Env []string
 	// Workspace is a directory mounted read-only at /workspace.
 	Workspace string
+	// Files are put into /workspace by content instead (see sandbox.File):
+	// what a service, a skill or a remote engine hands over.
+	Files []sandbox.File
 	// Output is a directory mounted writable at /output: new, or empty
 	// and the caller's (see hostdir); it is created if missing. After the
 	// run everything in it is the caller's (see hostdir.Loan.Return).
@@ -206,7 +209,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 // fillSpec completes spec from req, checking the host paths it names.
 func fillSpec(spec *sandbox.Spec, req Request) error {
 	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
-	spec.Stdout, spec.Stderr = req.Stdout, req.Stderr
+	spec.Stdout, spec.Stderr, spec.Files = req.Stdout, req.Stderr, req.Files
 	spec.Limits = req.Limits.WithDefaults()
 	if req.Lang != "" && req.ToolPath == "" {
 		return fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,34 @@ func TestStreamingCapture(t *testing.T) {
 	}
 	if string(w.got) != "ab" || string(c.Output().Data) != "abcdef" {
 		t.Fatalf("after the writer failed: streamed %q, kept %q", w.got, c.Output().Data)
+	}
+}
+
+func TestWorkspaceFilesAreBounded(t *testing.T) {
+	many := make([]File, MaxFiles+1)
+	for i := range many {
+		many[i] = File{Path: fmt.Sprintf("f%d", i)}
+	}
+	tests := []struct {
+		files []File
+		want  string
+	}{
+		{[]File{{Path: "a/b"}, {Path: "a"}}, `"a" is a file and also the directory of "a/b"`},
+		{[]File{{Path: "x"}, {Path: "x"}}, "given twice"},
+		{[]File{{Path: "big", Content: make([]byte, MaxFileBytes+1)}}, "bytes in all"},
+		{many, "files; the limit is"},
+		{[]File{{Path: "bad\x00name"}}, "NUL"},
+	}
+	for _, tt := range tests {
+		spec := validSpec()
+		spec.Files = tt.files
+		if err := spec.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("want ErrInvalidSpec with %q, got %v", tt.want, err)
+		}
+	}
+	spec := validSpec()
+	spec.Files, spec.Workspace = []File{{Path: "a"}}, "/srv/ws"
+	if err := spec.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("files and a workspace dir: %v", err)
 	}
 }

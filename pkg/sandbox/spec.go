@@ -56,6 +56,9 @@ type Spec struct {
 	Env []string
 	// Workspace is a host directory mounted read-only at WorkspaceDir.
 	Workspace string
+	// Files are put into WorkspaceDir by content before the tool starts,
+	// root-owned and read-only to the tool: give them or Workspace.
+	Files []File
 	// Output is a host directory mounted writable at OutputDir.
 	Output string
 	// Image is the container image; ignored by backends without images.
@@ -131,6 +134,12 @@ func (s *Spec) Validate() error {
 		return bad("empty command")
 	case s.Seccomp == nil || len(s.Seccomp.JSON) == 0:
 		return bad("no seccomp profile: refusing to run without a syscall filter")
+	}
+	if len(s.Files) > 0 && s.Workspace != "" {
+		return bad("give workspace files or a workspace directory, not both")
+	}
+	if err := validateFiles("workspace", s.Files); err != nil {
+		return bad("%v", err)
 	}
 	for _, d := range []struct{ what, path string }{{"workspace", s.Workspace}, {"output", s.Output}} {
 		if d.path == "" {

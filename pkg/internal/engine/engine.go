@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"time"
 
@@ -121,6 +122,30 @@ func ToolArchive(t *sandbox.ToolFile) io.Reader {
 		Uid: 0, Gid: 0, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg,
 	})
 	_, _ = tw.Write(t.Content)
+	_ = tw.Close()
+	return &buf
+}
+
+// FilesArchive is a tar of files, root-owned and read-only (directories
+// 0555), to be unpacked into a directory of the sandbox.
+func FilesArchive(files []sandbox.File) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	// Writes to a bytes.Buffer cannot fail.
+	for _, f := range files {
+		var parents []string
+		for d := path.Dir(f.Path); d != "." && !dirs[d]; d = path.Dir(d) {
+			parents = append([]string{d}, parents...)
+			dirs[d] = true
+		}
+		for _, d := range parents {
+			_ = tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o555, Typeflag: tar.TypeDir, ModTime: time.Unix(0, 0)})
+		}
+		_ = tw.WriteHeader(&tar.Header{Name: f.Path, Mode: int64(f.Mode()), Size: int64(len(f.Content)),
+			ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(f.Content)
+	}
 	_ = tw.Close()
 	return &buf
 }

@@ -81,6 +81,12 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.ToolDir,
 			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
 	}
+	if len(spec.Files) > 0 {
+		// The workspace files arrive like the tool: through the archive API
+		// into a labelled anonymous volume, root-owned and read-only.
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.WorkspaceDir,
+			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
+	}
 	if spec.Workspace != "" {
 		host.Mounts = append(host.Mounts, mount.Mount{
 			Type: mount.TypeBind, Source: spec.Workspace, Target: sandbox.WorkspaceDir, ReadOnly: true,

@@ -99,6 +99,11 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 			return nil, fmt.Errorf("copy tool into container: %w", err)
 		}
 	}
+	if len(spec.Files) > 0 {
+		if err := b.client.CopyToContainer(setupCtx, id, sandbox.WorkspaceDir, engine.FilesArchive(spec.Files), container.CopyToContainerOptions{}); err != nil {
+			return nil, fmt.Errorf("copy workspace files into container: %w", err)
+		}
+	}
 	hj, err := b.client.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return nil, fmt.Errorf("attach to container: %w", err)

@@ -31,7 +31,8 @@ type Client interface {
 	// List lists every container (running or not) that has label.
 	List(ctx context.Context, label string) ([]types.ListContainer, error)
 	Create(ctx context.Context, s *specgen.SpecGenerator) (types.ContainerCreateResponse, error)
-	// CopyInto unpacks the tar archive into dir in the container.
+	// CopyInto unpacks the tar archive into dir in the container, keeping
+	// the owners the archive names.
 	CopyInto(ctx context.Context, id, dir string, archive io.Reader) error
 	// Dial opens a raw connection to the service, for the attach upgrade.
 	Dial(ctx context.Context) (net.Conn, error)
@@ -143,7 +144,9 @@ func (c *bindingsClient) Create(ctx context.Context, s *specgen.SpecGenerator) (
 
 func (c *bindingsClient) CopyInto(ctx context.Context, id, dir string, archive io.Reader) error {
 	return c.call(ctx, func(ctx context.Context) error {
-		copyFn, err := containers.CopyFromArchive(ctx, id, dir, archive)
+		// Keep the archive's owners (root): the default would give the
+		// files to the container's user, who could then change them.
+		copyFn, err := containers.CopyFromArchiveWithOptions(ctx, id, dir, archive, new(containers.CopyOptions).WithChown(false))
 		if err != nil {
 			return err
 		}

@@ -75,6 +75,11 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 			return nil, fmt.Errorf("copy tool into container: %w", err)
 		}
 	}
+	if len(s.Files) > 0 {
+		if err := b.client.CopyInto(setupCtx, id, sandbox.WorkspaceDir, engine.FilesArchive(s.Files)); err != nil {
+			return nil, fmt.Errorf("copy workspace files into container: %w", err)
+		}
+	}
 
 	out, err := attach(ctx, b.client, id, s)
 	if err != nil {
@@ -201,7 +206,11 @@ func specGenerator(s *sandbox.Spec, owner sandbox.Owner, now time.Time, profile,
 	if s.Tool != nil {
 		// An anonymous volume receives the tool through the archive API;
 		// see the Docker backend.
-		g.Volumes = []*specgen.NamedVolume{{Dest: sandbox.ToolDir, Options: []string{"nosuid", "nodev"}}}
+		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Dest: sandbox.ToolDir, Options: []string{"nosuid", "nodev"}})
+	}
+	if len(s.Files) > 0 {
+		// The workspace files likewise, root-owned and read-only.
+		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Dest: sandbox.WorkspaceDir, Options: []string{"nosuid", "nodev"}})
 	}
 
 	memory := l.MemoryBytes

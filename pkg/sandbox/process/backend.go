@@ -170,8 +170,9 @@ func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox
 	// up and stage 1 starts; stage 1 gets its config once it is ready.
 	bpf := make(chan bpfResult, 1)
 	if p.has[LayerSeccomp] {
+		profile := spec.Seccomp // spec itself is replaced below when it carries files
 		go func() {
-			prog, err := b.bpf(spec.Seccomp)
+			prog, err := b.bpf(profile)
 			bpf <- bpfResult{prog, err}
 		}()
 	} else {
@@ -184,10 +185,21 @@ func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
 	defer func() {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := removeRunDir(dir); err != nil {
 			b.log.WithError(err).Error("run dir left behind; the next run's reaper removes it")
 		}
 	}()
+	if len(spec.Files) > 0 {
+		// Written into the run dir, then bound read-only like a workspace
+		// directory.
+		ws := filepath.Join(dir, "workspace")
+		if err := writeFiles(ws, spec.Files); err != nil {
+			return nil, fmt.Errorf("workspace files: %w", err)
+		}
+		withFiles := *spec
+		withFiles.Workspace, withFiles.Files = ws, nil
+		spec = &withFiles
+	}
 	cfg, err := b.stageConfig(spec, p, dir)
 	if err != nil {
 		return nil, err
@@ -204,6 +216,46 @@ func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox
 		}()
 	}
 	return b.start(ctx, spec, p, cfg, cg, bpf)
+}
+
+// removeRunDir removes a run dir, making its read-only directories (the
+// workspace files') writable first where that is what stops it.
+func removeRunDir(dir string) error {
+	if os.RemoveAll(dir) == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+// writeFiles writes files under dir, read-only (directories 0555), once
+// every file is in place.
+func writeFiles(dir string, files []sandbox.File) error {
+	var dirs []string
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.Content, f.Mode()); err != nil {
+			return err
+		}
+	}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return err
+	})
+	for _, d := range dirs {
+		err = errors.Join(err, os.Chmod(d, 0o555))
+	}
+	return err
 }
 
 // bpfResult is a compiled seccomp program (nil: none), or why not.
@@ -530,7 +582,7 @@ func (b *Backend) Reap(context.Context) (int, error) {
 			continue
 		}
 		if orphaned, _ := b.owner.Orphaned(labels, now); orphaned {
-			if err := os.RemoveAll(filepath.Join(os.TempDir(), e.Name())); err != nil {
+			if err := removeRunDir(filepath.Join(os.TempDir(), e.Name())); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -209,6 +209,31 @@ print(open("/workspace/input.txt").read().strip())
 			check: wantStatus(sandbox.StatusOK, 0, "input data\n/workspace/input.txt refused\n/workspace/new.txt refused\n"),
 		},
 		{
+			name: "workspace files given by content are there and read-only",
+			tool: `
+import os
+print(open("/workspace/a.txt").read(), open("/workspace/data/deep/b.csv").read())
+st = os.stat("/workspace/data/deep/b.csv")
+print(oct(st.st_mode & 0o7777), oct(os.stat("/workspace/data").st_mode & 0o7777))
+for p in ("/workspace/a.txt", "/workspace/data"):
+    try:
+        os.chmod(p, 0o777)
+        print(p, "chmod allowed")
+    except OSError:
+        print(p, "chmod refused")
+print(os.access("/workspace/run.sh", os.X_OK), os.access("/workspace/a.txt", os.X_OK))
+` + tryWrite("/workspace/a.txt", "/workspace/new.txt", "/workspace/data/new.txt"),
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Files = []sandbox.File{
+					{Path: "a.txt", Content: []byte("alpha")},
+					{Path: "data/deep/b.csv", Content: []byte("1,2")},
+					{Path: "run.sh", Content: []byte("#!/bin/sh\n"), Executable: true},
+				}
+			},
+			check: wantStatus(sandbox.StatusOK, 0, "alpha 1,2\n0o444 0o555\n/workspace/a.txt chmod refused\n/workspace/data chmod refused\nTrue False\n"+
+				"/workspace/a.txt refused\n/workspace/new.txt refused\n/workspace/data/new.txt refused\n"),
+		},
+		{
 			name: "output directory is writable",
 			tool: `open("/output/result.txt", "w").write("result")`,
 			setup: func(t *testing.T, s *sandbox.Spec) {
@@ -249,6 +274,21 @@ except PermissionError:
 					t.Errorf("tool file writable: %q", r.Stdout.String())
 				}
 			},
+		},
+		{
+			// Not the tool's to change: a file the tool owns could be made
+			// writable again (Podman's copy once gave it to the tool's user).
+			name: "the tool cannot chmod its tool file or its directory",
+			tool: `
+import os, sys
+for p in (sys.argv[0], os.path.dirname(sys.argv[0])):
+    try:
+        os.chmod(p, 0o777)
+        print(p, "chmod allowed")
+    except OSError:  # EPERM, or EROFS where the tool dir is a read-only mount
+        print(p, "chmod refused")
+`,
+			check: wantStatus(sandbox.StatusOK, 0, "/sablebox/tool.py chmod refused\n/sablebox chmod refused\n"),
 		},
 		{
 			name: "tmp and home are writable, tmp is noexec",
@@ -589,6 +629,17 @@ func Run(t *testing.T, cfg Config) {
 			_, err := cfg.Backend.Run(context.Background(), spec)
 			if !errors.Is(err, sandbox.ErrPolicy) {
 				t.Errorf("workspace %q output %q: want ErrPolicy, got %v", dirs[0], dirs[1], err)
+			}
+		}
+	})
+	t.Run("workspace files with unsafe paths are refused before anything starts", func(t *testing.T) {
+		t.Parallel()
+		for _, path := range []string{"../escape", "/etc/passwd", "a/../../b", "", "a//b", "./a"} {
+			spec := cfg.spec(t)
+			spec.Command = []string{"true"}
+			spec.Files = []sandbox.File{{Path: path, Content: []byte("x")}}
+			if _, err := cfg.Backend.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) {
+				t.Errorf("path %q: want ErrInvalidSpec, got %v", path, err)
 			}
 		}
 	})
