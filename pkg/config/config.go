@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,40 +16,35 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // Setting keys, shared by flags, variables (SABLEBOX_ + upper case, '-' as
 // '_') and the config file.
 const (
-	KeyRuntime    = "runtime"
-	KeyTimeout    = "timeout"
-	KeyMemory     = "memory"
-	KeyCPUs       = "cpus"
-	KeyPids       = "pids"
-	KeyWorkspace  = "workspace"
-	KeyLang       = "lang"
-	KeyOutput     = "output"
-	KeyEnv        = "env"
-	KeyImage      = "image"
-	KeyJSON       = "json"
-	KeyQuiet      = "quiet"
-	KeyRawOutput  = "raw-output"
-	KeyOutputCap  = "output-limit"
-	KeyLogFormat  = "log-format"
-	KeyLogLevel   = "log-level"
-	KeyAuditFile  = "audit-file"
-	KeyDockerHost = "docker-host"
-	KeyPodmanSock = "podman-socket"
-	KeyOCIRuntime = "oci-runtime"
-	KeySeccompDir = "podman-seccomp-dir"
-	KeyRequire    = "process-require"
+	KeyRuntime   = "runtime"
+	KeyTimeout   = "timeout"
+	KeyMemory    = "memory"
+	KeyCPUs      = "cpus"
+	KeyPids      = "pids"
+	KeyWorkspace = "workspace"
+	KeyLang      = "lang"
+	KeyOutput    = "output"
+	KeyEnv       = "env"
+	KeyImage     = "image"
+	KeyJSON      = "json"
+	KeyQuiet     = "quiet"
+	KeyRawOutput = "raw-output"
+	KeyOutputCap = "output-limit"
+	KeyLogFormat = "log-format"
+	KeyLogLevel  = "log-level"
+	KeyAuditFile = "audit-file"
 )
 
 // EnvPrefix prefixes the environment variables that set each key.
 const EnvPrefix = "SABLEBOX"
-
-var runtimeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // Runtimes lists the values of the runtime setting.
 var Runtimes = []string{"auto", "docker", "podman", "process"}
@@ -70,22 +64,13 @@ type Config struct {
 	// Quiet drops sablebox's line about where a run ran.
 	Quiet bool
 	// RawOutput passes the tool's output to a terminal unescaped.
-	RawOutput  bool
-	Limits     sandbox.Limits
-	LogFormat  string
-	LogLevel   string
-	AuditFile  string
-	DockerHost string
-	// PodmanSocket is the Podman service's address ("" = CONTAINER_HOST
-	// or the usual sockets).
-	PodmanSocket string
-	// OCIRuntime runs containers under another OCI runtime, such as runsc.
-	OCIRuntime string
-	// PodmanSeccompDir is where Podman finds sablebox's seccomp profiles.
-	PodmanSeccompDir string
-	// ProcessRequire lists the layers a process-sandbox run must have (nil:
-	// the backend's default).
-	ProcessRequire []string
+	RawOutput bool
+	Limits    sandbox.Limits
+	LogFormat string
+	LogLevel  string
+	AuditFile string
+	// Settings are the backends' own settings (runner.Settings), by key.
+	Settings setting.Values
 }
 
 // SetDefaults registers every key's default in v.
@@ -145,17 +130,26 @@ func NewViper(file string) (*viper.Viper, error) {
 // in a limit never silently leaves the default in force.
 func checkKnownKeys(v *viper.Viper) error {
 	for _, k := range v.AllKeys() {
-		if !slices.Contains(knownKeys, k) {
-			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(knownKeys, ", "))
+		if known := knownKeys(); !slices.Contains(known, k) {
+			return fmt.Errorf("unknown setting %q (known: %s)", k, strings.Join(known, ", "))
 		}
 	}
 	return nil
 }
 
-// knownKeys are every setting's key.
-var knownKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
+// knownKeys are every setting's key: sablebox's own, then the backends'.
+func knownKeys() []string {
+	keys := append([]string{}, coreKeys...)
+	for _, st := range runner.Settings() {
+		keys = append(keys, st.Key)
+	}
+	return keys
+}
+
+// coreKeys are the keys of the settings that are not a backend's.
+var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
-	KeyDockerHost, KeyPodmanSock, KeyOCIRuntime, KeySeccompDir, KeyRequire}
+}
 
 // Load reads and validates every setting from v. flags are the command's
 // flags (nil for none), so that an error can say where a bad value came
@@ -163,37 +157,20 @@ var knownKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, Ke
 func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 	l := &loader{v: v, flags: flags}
 	c := &Config{
-		Runtime:    l.str(KeyRuntime),
-		Image:      l.str(KeyImage),
-		Workspace:  l.str(KeyWorkspace),
-		Lang:       l.str(KeyLang),
-		Output:     l.str(KeyOutput),
-		Env:        v.GetStringSlice(KeyEnv),
-		JSON:       l.boolean(KeyJSON),
-		Quiet:      l.boolean(KeyQuiet),
-		RawOutput:  l.boolean(KeyRawOutput),
-		LogFormat:  l.str(KeyLogFormat),
-		LogLevel:   l.str(KeyLogLevel),
-		AuditFile:  l.str(KeyAuditFile),
-		DockerHost: l.str(KeyDockerHost),
-		Limits:     sandbox.DefaultLimits(),
-
-		PodmanSocket:     l.str(KeyPodmanSock),
-		OCIRuntime:       l.str(KeyOCIRuntime),
-		PodmanSeccompDir: l.str(KeySeccompDir),
-	}
-	if v.IsSet(KeyRequire) {
-		c.ProcessRequire = []string{}
-		for _, item := range v.GetStringSlice(KeyRequire) {
-			for _, layer := range strings.Split(item, ",") { // flags and variables give "a,b"
-				if layer = strings.TrimSpace(layer); layer != "" {
-					c.ProcessRequire = append(c.ProcessRequire, layer)
-				}
-			}
-		}
-	}
-	if c.OCIRuntime != "" && !runtimeNameRE.MatchString(c.OCIRuntime) {
-		l.fail(KeyOCIRuntime, "want a runtime name such as runc or runsc")
+		Runtime:   l.str(KeyRuntime),
+		Image:     l.str(KeyImage),
+		Workspace: l.str(KeyWorkspace),
+		Lang:      l.str(KeyLang),
+		Output:    l.str(KeyOutput),
+		Env:       v.GetStringSlice(KeyEnv),
+		JSON:      l.boolean(KeyJSON),
+		Quiet:     l.boolean(KeyQuiet),
+		RawOutput: l.boolean(KeyRawOutput),
+		LogFormat: l.str(KeyLogFormat),
+		LogLevel:  l.str(KeyLogLevel),
+		AuditFile: l.str(KeyAuditFile),
+		Limits:    sandbox.DefaultLimits(),
+		Settings:  l.backendSettings(),
 	}
 	if !slices.Contains(Runtimes, c.Runtime) {
 		l.fail(KeyRuntime, "want one of "+strings.Join(Runtimes, ", "))
@@ -216,6 +193,28 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// backendSettings reads every backend setting that was given, and checks
+// each with the backend's own check.
+func (l *loader) backendSettings() setting.Values {
+	values := setting.Values{}
+	for _, st := range runner.Settings() {
+		switch {
+		case st.List && l.v.IsSet(st.Key):
+			values[st.Key] = strings.Join(l.v.GetStringSlice(st.Key), ",") // flags and variables give "a,b"
+		case !st.List:
+			if val := l.str(st.Key); val != "" {
+				values[st.Key] = val
+			}
+		}
+		if val, ok := values[st.Key]; ok && st.Check != nil {
+			if err := st.Check(val); err != nil {
+				l.fail(st.Key, err.Error())
+			}
+		}
+	}
+	return values
 }
 
 // loader reads settings and keeps the first bad one.
@@ -339,7 +338,7 @@ var notSettings = []string{"SABLEBOX_DEBUG", "SABLEBOX_REQUIRE", "SABLEBOX_IMAGE
 // setting: a misspelt one would otherwise leave a default in force.
 func UnknownEnv(env []string) []string {
 	known := map[string]bool{}
-	for _, k := range knownKeys {
+	for _, k := range knownKeys() {
 		known[EnvName(k)] = true
 	}
 	for _, n := range notSettings {
@@ -357,8 +356,9 @@ func UnknownEnv(env []string) []string {
 
 // KnownEnv lists the variables that set a setting.
 func KnownEnv() []string {
-	names := make([]string, len(knownKeys))
-	for i, k := range knownKeys {
+	keys := knownKeys()
+	names := make([]string, len(keys))
+	for i, k := range keys {
 		names[i] = EnvName(k)
 	}
 	return names

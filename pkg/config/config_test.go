@@ -156,3 +156,34 @@ func TestUnknownEnv(t *testing.T) {
 		t.Fatalf("unknown variables %q, want just SABLEBOX_TIMEOT", got)
 	}
 }
+
+// A backend's settings, declared in its own package, are read from every
+// source and checked by the backend's own check.
+func TestBackendSettingsComeFromTheBackends(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	if err := os.WriteFile(filepath.Join(dir, "sablebox.yaml"), []byte("oci-runtime: runsc\nprocess-require: [landlock, seccomp]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SABLEBOX_DOCKER_HOST", "unix:///elsewhere.sock")
+	v, err := NewViper("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"oci-runtime": "runsc", "process-require": "landlock,seccomp", "docker-host": "unix:///elsewhere.sock"}
+	for k, val := range want {
+		if got := c.Settings.Get(k); got != val {
+			t.Errorf("%s = %q, want %q", k, got, val)
+		}
+	}
+	t.Setenv("SABLEBOX_PROCESS_REQUIRE", "landlock,nosuch")
+	v, _ = NewViper("")
+	if _, err := Load(v, nil); err == nil || !strings.Contains(err.Error(), `SABLEBOX_PROCESS_REQUIRE "landlock,nosuch": unknown layer "nosuch"`) {
+		t.Fatalf("want the process backend's own check to name the bad layer and where it came from, got %v", err)
+	}
+}

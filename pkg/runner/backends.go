@@ -1,34 +1,73 @@
 package runner
 
 import (
+	"slices"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 	"github.com/sablebox/sablebox/pkg/sandbox/process"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
+
+// kind is a backend sablebox knows: its name, the settings it owns and
+// how to open it with them.
+type kind struct {
+	name     string
+	settings []setting.Setting
+	open     func(setting.Values, logrus.FieldLogger) (sandbox.Backend, error)
+}
+
+// kinds lists every backend, in the order auto tries them. This is the one
+// place a new backend is added; its settings live in its own package.
+var kinds = []kind{
+	{docker.Name, docker.Settings, docker.Open},
+	{podman.Name, podman.Settings, podman.Open},
+	{process.Name, process.Settings, process.Open},
+}
+
+// declares reports whether the backend declares the setting key.
+func (k kind) declares(key string) bool {
+	return slices.ContainsFunc(k.settings, func(s setting.Setting) bool { return s.Key == key })
+}
+
+// Setting is a backend setting with the backends that declare it.
+type Setting struct {
+	setting.Setting
+	// Backends names the backends that read it.
+	Backends []string
+}
+
+// Settings lists every backend's settings once each, in the order of the
+// backends and their declarations.
+func Settings() []Setting {
+	var out []Setting
+	for _, k := range kinds {
+		for _, s := range k.settings {
+			i := slices.IndexFunc(out, func(o Setting) bool { return o.Key == s.Key })
+			if i < 0 {
+				out = append(out, Setting{Setting: s})
+				i = len(out) - 1
+			}
+			out[i].Backends = append(out[i].Backends, k.name)
+		}
+	}
+	return out
+}
 
 // candidate is a backend the runner can open, in auto-selection order.
 type candidate struct {
-	name string
+	kind
 	open func() (sandbox.Backend, error)
 }
 
-// candidates lists every backend sablebox knows, in the order auto tries
-// them. This is the one place a new backend is added.
+// candidates are the backends with opts' settings and logger bound.
 func candidates(opts Options, log logrus.FieldLogger) []candidate {
-	return []candidate{
-		{docker.Name, func() (sandbox.Backend, error) {
-			return docker.New(opts.DockerHost, docker.WithLogger(log), docker.WithOCIRuntime(opts.OCIRuntime))
-		}},
-		{podman.Name, func() (sandbox.Backend, error) {
-			return podman.New(podman.Options{
-				URI: opts.PodmanSocket, OCIRuntime: opts.OCIRuntime, ProfileDir: opts.PodmanSeccompDir, Logger: log,
-			})
-		}},
-		{process.Name, func() (sandbox.Backend, error) {
-			return process.New(process.Options{Require: opts.ProcessRequire, Logger: log})
-		}},
+	out := make([]candidate, len(kinds))
+	for i, k := range kinds {
+		out[i] = candidate{k, func() (sandbox.Backend, error) { return k.open(opts.Settings, log) }}
 	}
+	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/seccomp"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // MaxToolBytes bounds the size of a tool file.
@@ -37,19 +38,11 @@ type Options struct {
 	// named here is a requirement: auto then picks only a container
 	// backend that has it, never the process sandbox, which runs no images.
 	Image string
-	// DockerHost overrides DOCKER_HOST when not empty.
-	DockerHost string
-	// PodmanSocket overrides CONTAINER_HOST when not empty.
-	PodmanSocket string
-	// OCIRuntime runs containers under another OCI runtime (runsc); the
-	// engine's default when empty.
-	OCIRuntime string
-	// PodmanSeccompDir is where the Podman service reads profiles;
-	// podman.DefaultProfileDir() when empty.
-	PodmanSeccompDir string
-	// ProcessRequire lists the layers a process-sandbox run must have;
-	// process.DefaultRequire when nil.
-	ProcessRequire []string
+	// Settings are the backends' own settings, by key (see Settings():
+	// docker-host, oci-runtime, process-require, …). A setting that asks
+	// for a protection (oci-runtime) is refused by a backend that does not
+	// read it, and keeps auto off it; any other is warned about.
+	Settings setting.Values
 	// Seccomp is the syscall filter; sablebox's default profile when nil.
 	Seccomp *sandbox.SeccompProfile
 	// Audit receives one record per run; none are written when nil.
@@ -88,13 +81,19 @@ func New(opts Options) (*Runner, error) {
 	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
 		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
 	}
-	if opts.Runtime == process.Name && opts.OCIRuntime != "" {
-		return nil, fmt.Errorf("%w: the process sandbox runs no OCI runtime, so it cannot honour oci-runtime %q: "+
-			"drop that setting or pick --runtime docker", sandbox.ErrInvalidSpec, opts.OCIRuntime)
-	}
-	if opts.Runtime != "auto" && opts.Runtime != process.Name && opts.ProcessRequire != nil {
-		r.log.Warnf("process-require (%s) applies to the process sandbox only; the %s backend applies its own protections",
-			strings.Join(opts.ProcessRequire, ","), opts.Runtime)
+	if opts.Runtime != "auto" {
+		k := r.find(opts.Runtime).kind
+		for _, st := range Settings() {
+			if !opts.Settings.IsSet(st.Key) || k.declares(st.Key) {
+				continue
+			}
+			if st.Demand {
+				return nil, fmt.Errorf("%w: the %s backend does not honour %s %q, which only %s read: drop that setting or pick --runtime %s",
+					sandbox.ErrInvalidSpec, k.name, st.Key, opts.Settings.Get(st.Key), strings.Join(st.Backends, " and "), st.Backends[0])
+			}
+			r.log.Warnf("%s (%s) applies to %s only; the %s backend ignores it", st.Key, opts.Settings.Get(st.Key),
+				strings.Join(st.Backends, " and "), k.name)
+		}
 	}
 	if opts.Runtime == process.Name && imageNamed {
 		return nil, fmt.Errorf("%w: the process sandbox runs no images, so it cannot honour image %q: "+
@@ -352,8 +351,9 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 			err = ib.ImagePresent(ctx, r.opts.Image)
 		case r.imageNamed:
 			err = fmt.Errorf("it runs no images, and image %q was named", r.opts.Image)
-		case r.opts.OCIRuntime != "":
-			err = fmt.Errorf("it runs no OCI runtime, and oci-runtime %q was named", r.opts.OCIRuntime)
+		}
+		if err == nil {
+			err = r.undemanded(c.kind)
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))
@@ -375,6 +375,17 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 	}
 	return nil, nil, fmt.Errorf("%w: no usable sandbox backend here (%s); run `sablebox doctor`",
 		sandbox.ErrUnavailable, strings.Join(reasons, "; "))
+}
+
+// undemanded says why k cannot honour a setting that asks for a
+// protection (one it does not read), or is nil.
+func (r *Runner) undemanded(k kind) error {
+	for _, st := range Settings() {
+		if st.Demand && r.opts.Settings.Get(st.Key) != "" && !k.declares(st.Key) {
+			return fmt.Errorf("it does not honour %s, and %s %q was named", st.Key, st.Key, r.opts.Settings.Get(st.Key))
+		}
+	}
+	return nil
 }
 
 // openLocked is open under the runner's lock.

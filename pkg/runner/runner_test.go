@@ -22,6 +22,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 func TestMain(m *testing.M) {
@@ -107,7 +108,7 @@ func TestUnknownRuntimeIsRefused(t *testing.T) {
 }
 
 func TestErrorsStillGiveAResult(t *testing.T) {
-	r, err := New(Options{Runtime: "docker", DockerHost: "unix:///nonexistent.sock"})
+	r, err := New(Options{Runtime: "docker", Settings: setting.Values{docker.KeyHost: "unix:///nonexistent.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +120,8 @@ func TestErrorsStillGiveAResult(t *testing.T) {
 }
 
 func TestAutoWithNothingUsableSaysWhy(t *testing.T) {
-	r, err := New(Options{DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock",
-		ProcessRequire: []string{"no-such-layer"}})
+	r, err := New(Options{Settings: setting.Values{docker.KeyHost: "unix:///nonexistent.sock",
+		podman.KeySocket: "unix:///nonexistent-podman.sock", process.KeyRequire: "no-such-layer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestConcurrentAutoRunsAreAudited(t *testing.T) {
 // Auto passes over a backend that cannot run and says why, in the result.
 func TestAutoReportsWhatItPassedOver(t *testing.T) {
 	requireDocker(t)
-	r, err := New(Options{DockerHost: "unix:///nonexistent.sock"})
+	r, err := New(Options{Settings: setting.Values{docker.KeyHost: "unix:///nonexistent.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,17 +299,18 @@ func owner(st os.FileInfo) int { return int(st.Sys().(*syscall.Stat_t).Uid) }
 // An OCI runtime named for the process sandbox is refused; auto never
 // picks the process sandbox when one is named (gVisor was asked for).
 func TestOCIRuntimeIsNeverIgnored(t *testing.T) {
-	if _, err := New(Options{Runtime: process.Name, OCIRuntime: "runsc"}); !errors.Is(err, sandbox.ErrInvalidSpec) ||
-		!strings.Contains(err.Error(), "runs no OCI runtime") {
+	if _, err := New(Options{Runtime: process.Name, Settings: setting.Values{"oci-runtime": "runsc"}}); !errors.Is(err, sandbox.ErrInvalidSpec) ||
+		!strings.Contains(err.Error(), `the process backend does not honour oci-runtime "runsc", which only docker and podman read`) {
 		t.Fatalf("process with --oci-runtime: %v", err)
 	}
-	r, err := New(Options{OCIRuntime: "runsc", DockerHost: "unix:///nonexistent.sock", PodmanSocket: "unix:///nonexistent-podman.sock"})
+	r, err := New(Options{Settings: setting.Values{"oci-runtime": "runsc", docker.KeyHost: "unix:///nonexistent.sock",
+		podman.KeySocket: "unix:///nonexistent-podman.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
-	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it runs no OCI runtime, and oci-runtime "runsc" was named`) {
+	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it does not honour oci-runtime, and oci-runtime "runsc" was named`) {
 		t.Fatalf("auto with --oci-runtime and no engine: backend %q, %v", res.Backend, err)
 	}
 }
@@ -317,10 +319,10 @@ func TestOCIRuntimeIsNeverIgnored(t *testing.T) {
 // warned about.
 func TestProcessRequireForAContainerBackendIsWarnedAbout(t *testing.T) {
 	logger, hook := logtest.NewNullLogger()
-	if _, err := New(Options{Runtime: docker.Name, ProcessRequire: []string{process.LayerLandlock}, Logger: logger}); err != nil {
+	if _, err := New(Options{Runtime: docker.Name, Settings: setting.Values{process.KeyRequire: process.LayerLandlock}, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
-	if e := hook.LastEntry(); e == nil || e.Level != logrus.WarnLevel || !strings.Contains(e.Message, "applies to the process sandbox only") {
+	if e := hook.LastEntry(); e == nil || e.Level != logrus.WarnLevel || !strings.Contains(e.Message, "process-require (landlock) applies to process only; the docker backend ignores it") {
 		t.Fatalf("want a warning that process-require does not apply to docker, got %+v", hook.AllEntries())
 	}
 }
@@ -350,7 +352,7 @@ func TestEscapeExampleIsBlockedEverywhere(t *testing.T) {
 		opts Options
 	}{
 		{docker.Name, Options{Runtime: docker.Name}},
-		{"runsc", Options{Runtime: docker.Name, OCIRuntime: "runsc"}},
+		{"runsc", Options{Runtime: docker.Name, Settings: setting.Values{"oci-runtime": "runsc"}}},
 		{podman.Name, Options{Runtime: podman.Name}},
 		{process.Name, Options{Runtime: process.Name}},
 	} {
@@ -429,7 +431,7 @@ func TestAutoPicksAgainWhenItsBackendGoesAway(t *testing.T) {
 	proxy, host := newDockerProxy(t)
 	r := usableRunner(t, "process", Options{Runtime: process.Name}) // the fallback must work here
 	r.Close()
-	r, err := New(Options{DockerHost: host, PodmanSocket: "unix:///nonexistent-podman.sock"})
+	r, err := New(Options{Settings: setting.Values{docker.KeyHost: host, podman.KeySocket: "unix:///nonexistent-podman.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,13 +88,13 @@ and its full standard library from a Debian mirror, and import it as
 func (a *app) imageEngine() (image.Engine, func(), error) {
 	switch rt := a.cfg.Runtime; rt {
 	case "auto", docker.Name:
-		c, err := docker.NewClient(a.cfg.DockerHost)
+		c, err := docker.NewClient(a.cfg.Settings.Get(docker.KeyHost))
 		if err != nil {
 			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
 		return image.Docker{Client: c}, func() { c.Close() }, nil
 	case podman.Name:
-		e, err := podman.ImageEngine(a.cfg.PodmanSocket)
+		e, err := podman.ImageEngine(a.cfg.Settings.Get(podman.KeySocket))
 		return e, func() {}, err
 	default:
 		return nil, nil, fmt.Errorf("image commands work with --runtime docker or podman, not %q", rt)

@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/sablebox/sablebox/pkg/config"
+	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/process"
 )
 
 // Streams are the standard streams a command uses; tests pass buffers.
@@ -110,11 +110,14 @@ sablebox.yaml in ., $XDG_CONFIG_HOME/sablebox or /etc/sablebox, in that order.`,
 	pf.String(config.KeyLogFormat, "text", "log format: text or json")
 	pf.String(config.KeyLogLevel, "warning", "log level: debug, info, warning, error")
 	pf.String(config.KeyAuditFile, "", "append one JSON audit record per run to this file")
-	pf.String(config.KeyDockerHost, "", "Docker daemon address (default: DOCKER_HOST or the local socket)")
-	pf.String(config.KeyPodmanSock, "", "Podman service address (default: CONTAINER_HOST, /run/podman/podman.sock, $XDG_RUNTIME_DIR/podman/podman.sock)")
-	pf.String(config.KeyOCIRuntime, "", "OCI runtime for the containers, such as runsc for gVisor (default: the engine's)")
-	pf.String(config.KeySeccompDir, "", "where the Podman service reads sablebox's seccomp profiles (default /var/lib/sablebox/seccomp as root)")
-	pf.StringSlice(config.KeyRequire, nil, "layers a process-sandbox run must have, else it is refused (default rlimits,no_new_privs,seccomp; any of "+strings.Join(process.AllLayers, ",")+")")
+	for _, st := range runner.Settings() { // each backend's own, declared in its package
+		help := st.Help + " [" + strings.Join(st.Backends, ", ") + "]"
+		if st.List {
+			pf.StringSlice(st.Key, nil, help)
+		} else {
+			pf.String(st.Key, "", help)
+		}
+	}
 	pf.String(config.KeyRuntime, "auto", "sandbox backend: "+strings.Join(config.Runtimes, ", "))
 	pf.String(config.KeyImage, "", "sandbox image (default "+imageDefault+")")
 	pf.Bool(config.KeyJSON, false, "print one JSON object as the result")

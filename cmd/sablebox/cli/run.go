@@ -67,8 +67,7 @@ func (a *app) runnerOptions() runner.Options {
 	c := a.cfg
 	return runner.Options{
 		Runtime: c.Runtime, Image: c.Image, Logger: a.log,
-		DockerHost: c.DockerHost, PodmanSocket: c.PodmanSocket, OCIRuntime: c.OCIRuntime, PodmanSeccompDir: c.PodmanSeccompDir,
-		ProcessRequire: c.ProcessRequire,
+		Settings: c.Settings,
 	}
 }
 
@@ -182,7 +181,7 @@ func (a *app) report(res *sandbox.Result) {
 		note("%s: %s", res.Status, res.Reason)
 	}
 	if errTTY && !a.cfg.Quiet {
-		note("%s", where(res, a.cfg.OCIRuntime))
+		note("%s", where(res, a.cfg.Settings.Get("oci-runtime")))
 	}
 }
 

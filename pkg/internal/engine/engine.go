@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // Timeouts for engine calls. Cleanup runs on a fresh context because the
@@ -222,4 +224,23 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// KeyOCIRuntime is the setting that runs every container under another
+// OCI runtime (runsc for gVisor); the container backends share it.
+const KeyOCIRuntime = "oci-runtime"
+
+var ociRuntimeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// OCIRuntimeSetting is the oci-runtime setting the container backends
+// declare. It is a demand: a backend that runs no OCI runtime refuses it.
+var OCIRuntimeSetting = setting.Setting{
+	Key: KeyOCIRuntime, Demand: true,
+	Help: "OCI runtime for the containers, such as runsc for gVisor (default: the engine's)",
+	Check: func(v string) error {
+		if v != "" && !ociRuntimeNameRE.MatchString(v) {
+			return errors.New("want a runtime name such as runc or runsc")
+		}
+		return nil
+	},
 }

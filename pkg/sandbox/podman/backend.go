@@ -16,6 +16,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // Options configure the backend. The zero value is usable.
@@ -51,6 +52,14 @@ type Backend struct {
 }
 
 var _ sandbox.ImageBackend = (*Backend)(nil)
+
+// Open returns a Podman backend configured by v (see Settings).
+func Open(v setting.Values, log logrus.FieldLogger) (sandbox.Backend, error) {
+	if err := engine.OCIRuntimeSetting.Check(v.Get(engine.KeyOCIRuntime)); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", sandbox.ErrInvalidSpec, engine.KeyOCIRuntime, err)
+	}
+	return New(Options{URI: v.Get(KeySocket), OCIRuntime: v.Get(engine.KeyOCIRuntime), ProfileDir: v.Get(KeySeccompDir), Logger: log})
+}
 
 // New returns a Podman backend. It does not contact the service: Check does.
 func New(opts Options) (sandbox.Backend, error) {

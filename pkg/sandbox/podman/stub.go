@@ -9,6 +9,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // Options configure the backend; see the remote build for their meaning.
@@ -28,5 +29,10 @@ var errNoBindings = fmt.Errorf("%w: this sablebox was built without Podman suppo
 
 // New fails: this binary was built without the Podman bindings.
 func New(Options) (sandbox.Backend, error) {
+	return nil, errNoBindings
+}
+
+// Open fails: this binary was built without the Podman bindings.
+func Open(setting.Values, logrus.FieldLogger) (sandbox.Backend, error) {
 	return nil, errNoBindings
 }
