@@ -173,20 +173,43 @@ func cancelReason(ctx context.Context) string {
 	return "cancelled: " + context.Cause(ctx).Error()
 }
 
-// Run validates spec, which must name an image, and runs it with run. A
-// cancel that strikes before the tool could start gives the same killed
-// Result as one after, not an error.
-func Run(ctx context.Context, spec *sandbox.Spec, backend string,
+// Lifecycle is what a backend tells Run about its runs.
+type Lifecycle struct {
+	// Backend is the backend's name.
+	Backend string
+	// Images says the backend runs container images: a spec must name
+	// one, and the Result names it. A backend without images has none in
+	// its Result.
+	Images bool
+	// Degraded returns the protections this run got differently (nil:
+	// none); it is asked once the run is over, when the backend knows.
+	Degraded func() []string
+}
+
+// Run validates spec and runs it with run, the backend's own part, and
+// finishes the Result once for every backend: a cancel that strikes
+// before the tool could start gives the same killed Result as one after
+// (not an error), the image is named only where there is one, and the
+// run's degraded protections are added.
+func Run(ctx context.Context, spec *sandbox.Spec, l Lifecycle,
 	run func(context.Context, *sandbox.Spec) (*sandbox.Result, error)) (*sandbox.Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	if spec.Image == "" {
+	if l.Images && spec.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
 	res, err := run(ctx, spec)
 	if err != nil && ctx.Err() != nil {
-		return CancelledResult(ctx, spec, backend), nil
+		res, err = CancelledResult(ctx, spec, l.Backend), nil
+	}
+	if res != nil {
+		if !l.Images {
+			res.Image = ""
+		}
+		if l.Degraded != nil {
+			res.Degraded = append(res.Degraded, l.Degraded()...)
+		}
 	}
 	return res, err
 }

@@ -21,13 +21,11 @@ import (
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
 	spec, degraded := b.adjust(spec)
-	res, err := engine.Run(ctx, spec, Name, b.createAndRun)
-	if res != nil {
+	return engine.Run(ctx, spec, engine.Lifecycle{Backend: Name, Images: true, Degraded: func() []string {
 		// The runtime's gaps are known once a Check has passed, which
 		// createAndRun makes sure of before anything runs.
-		res.Degraded = append(append(res.Degraded, b.gaps...), degraded...)
-	}
-	return res, err
+		return append(append([]string{}, b.gaps...), degraded...)
+	}}, b.createAndRun)
 }
 
 // RunscMinPids is the lowest host pids limit gVisor runs under: on its

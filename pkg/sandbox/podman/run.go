@@ -26,7 +26,7 @@ import (
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
-	return engine.Run(ctx, s, Name, b.createAndRun)
+	return engine.Run(ctx, s, engine.Lifecycle{Backend: Name, Images: true}, b.createAndRun)
 }
 
 func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {

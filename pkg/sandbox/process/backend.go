@@ -148,21 +148,14 @@ func (b *Backend) python() (string, error) {
 // Run runs spec as a confined process tree; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
 	if err := spec.Validate(); err != nil {
-		return nil, err
+		return nil, err // before the plan: a bad spec is bad input here too
 	}
 	p, err := makePlan(b.opts.Require)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
 	}
-	res, err := b.run(ctx, spec, p)
-	if err != nil && ctx.Err() != nil {
-		res, err = engine.CancelledResult(ctx, spec, Name), nil
-	}
-	if res != nil {
-		res.Image = ""
-		res.Degraded = append(res.Degraded, p.degraded...)
-	}
-	return res, err
+	return engine.Run(ctx, spec, engine.Lifecycle{Backend: Name, Degraded: func() []string { return p.degraded }},
+		func(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) { return b.run(ctx, spec, p) })
 }
 
 func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox.Result, error) {
