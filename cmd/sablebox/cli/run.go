@@ -16,6 +16,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/termsafe"
 )
 
@@ -181,7 +182,7 @@ func (a *app) report(res *sandbox.Result) {
 		note("%s: %s", res.Status, res.Reason)
 	}
 	if errTTY && !a.cfg.Quiet {
-		note("%s", where(res, a.cfg.Settings.Get("oci-runtime")))
+		note("%s", where(res, a.cfg.Settings.Get(docker.KeyOCIRuntime)))
 	}
 }
 

@@ -10,8 +10,13 @@ import (
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
-// KeyHost is the setting that names the daemon.
-const KeyHost = "docker-host"
+// The Docker backend's settings' keys.
+const (
+	// KeyHost names the daemon.
+	KeyHost = "docker-host"
+	// KeyOCIRuntime names the OCI runtime (shared with Podman).
+	KeyOCIRuntime = engine.KeyOCIRuntime
+)
 
 // Settings are the Docker backend's settings.
 var Settings = []setting.Setting{
