@@ -21,6 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
@@ -355,4 +356,36 @@ func TestReapRemovesOrphanedVolumes(t *testing.T) {
 	orphan, owned := mk(dead), mk(sandbox.CurrentOwner())
 	t.Cleanup(func() { _ = c.VolumeRemove(ctx, "sablebox-test-"+owned, true) })
 	reapAndCheck(t, b, c, "volume", orphan, owned)
+}
+
+// noOOMFlag is a daemon that misses OOM kills, as Docker 20.10 on cgroup
+// v1 now and then does: its inspect never reports OOMKilled.
+type noOOMFlag struct{ docker.Client }
+
+func (c noOOMFlag) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	info, err := c.Client.ContainerInspect(ctx, id)
+	if info.ContainerJSONBase != nil && info.State != nil {
+		info.State.OOMKilled = false
+	}
+	return info, err
+}
+
+// An OOM kill the daemon does not record is still an OOM: the backend
+// watches the container's memory cgroup itself (cgroup v1, local daemon).
+func TestOOMIsSeenWhenTheDaemonMissesIt(t *testing.T) {
+	_, c := newBackend(t)
+	if engine.CgroupV2Only() {
+		t.Skip("SKIP cgroup v2: the daemon's own OOM flag is used alone there")
+	}
+	b, err := docker.New("", docker.WithClient(noOOMFlag{c}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"python3", "-c", "b = bytearray(1 << 30)"},
+		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+	spec.Limits.MemoryBytes = 32 << 20
+	res, err := b.Run(context.Background(), spec)
+	if err != nil || res.Status != sandbox.StatusOOM {
+		t.Fatalf("status %v (%v), want oom", res, err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -122,6 +123,7 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 	defer stopWait()
 	waitC, waitErrC := b.client.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
 	c := &dockerContainer{b: b, id: id, waitC: waitC, waitErrC: waitErrC, hj: hj, stdin: spec.Stdin}
+	defer func() { c.watch.Close() }()
 	return engine.Supervise(ctx, spec, Name, c, out)
 }
 
@@ -133,14 +135,30 @@ type dockerContainer struct {
 	waitErrC <-chan error
 	hj       types.HijackedResponse
 	stdin    io.Reader
+	watch    *engine.OOMWatch // nil where OOMs are left to Docker alone
 }
 
 func (c *dockerContainer) Start(ctx context.Context) error {
 	if err := c.b.client.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 		return err
 	}
+	if isLocalHost(c.b.client.DaemonHost()) {
+		// Docker 20.10 on cgroup v1 now and then records no OOM kill:
+		// watch the container's memory cgroup too (an OOM before the
+		// watch is in the cgroup's counter).
+		c.watch = engine.WatchOOM(dockerCgroups(c.id))
+	}
 	go feedStdin(c.hj, c.stdin)
 	return nil
+}
+
+// dockerCgroups are where Docker puts a container's memory cgroup on v1:
+// with the cgroupfs driver, then with systemd's.
+func dockerCgroups(id string) []string {
+	return []string{
+		filepath.Join(engine.V1MemoryRoot, "docker", id),
+		filepath.Join(engine.V1MemoryRoot, "system.slice", "docker-"+id+".scope"),
+	}
 }
 
 func (c *dockerContainer) Wait(ctx context.Context) (int, error) {
@@ -166,6 +184,9 @@ func (c *dockerContainer) Kill(ctx context.Context) error {
 }
 
 func (c *dockerContainer) OOMKilled(ctx context.Context) (bool, error) {
+	if c.watch.OOM() {
+		return true, nil
+	}
 	info, err := c.b.client.ContainerInspect(ctx, c.id)
 	if err != nil {
 		return false, err

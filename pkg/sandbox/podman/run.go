@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -88,9 +89,9 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 	c := &podmanContainer{client: b.client, id: id, drained: out.Drained}
 	if IsLocal(b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
-		c.watch = watchOOM(id)
+		c.watch = engine.WatchOOM(containerCgroups(id))
 	}
-	defer c.watch.close()
+	defer c.watch.Close()
 	return engine.Supervise(ctx, s, Name, c, out)
 }
 
@@ -300,12 +301,21 @@ func (b *Backend) createError(image, profile string, err error) error {
 	}
 }
 
+// containerCgroups are where Podman puts a container's cgroup under the
+// memory controller: with the cgroupfs manager, then with systemd's.
+func containerCgroups(id string) []string {
+	return []string{
+		filepath.Join(engine.V1MemoryRoot, "libpod_parent", "libpod-"+id),
+		filepath.Join(engine.V1MemoryRoot, "machine.slice", "libpod-"+id+".scope"),
+	}
+}
+
 // podmanContainer drives one created container for engine.Supervise.
 type podmanContainer struct {
 	client  Client
 	id      string
-	watch   *oomWatch       // nil where OOMs are left to Podman alone
-	drained <-chan struct{} // closes when the attach stream ends; nil: none
+	watch   *engine.OOMWatch // nil where OOMs are left to Podman alone
+	drained <-chan struct{}  // closes when the attach stream ends; nil: none
 }
 
 func (c *podmanContainer) Start(ctx context.Context) error {
@@ -362,7 +372,7 @@ func (c *podmanContainer) Kill(ctx context.Context) error {
 
 func (c *podmanContainer) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch != nil {
-		return c.watch.oom(), nil // sees what Podman misses on cgroup v1
+		return c.watch.OOM(), nil // sees what Podman misses on cgroup v1
 	}
 	data, err := c.client.Inspect(ctx, c.id)
 	if err != nil {
