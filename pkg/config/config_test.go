@@ -28,20 +28,33 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadFromEnvAndFile(t *testing.T) {
+// inDirWithConfig runs the test in a fresh directory whose sablebox.yaml
+// holds yaml.
+func inDirWithConfig(t *testing.T, yaml string) {
+	t.Helper()
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	if err := os.WriteFile(filepath.Join(dir, "sablebox.yaml"), []byte("memory: 128m\npids: 20\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "sablebox.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SABLEBOX_TIMEOUT", "2m")
-	t.Setenv("SABLEBOX_PIDS", "30") // the variable beats the file
+}
+
+// load reads the settings as sablebox does, with no flags.
+func load(t *testing.T) (*Config, error) {
+	t.Helper()
 	v, err := NewViper("")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c, err := Load(v, nil)
+	return Load(v, nil)
+}
+
+func TestLoadFromEnvAndFile(t *testing.T) {
+	inDirWithConfig(t, "memory: 128m\npids: 20\n")
+	t.Setenv("SABLEBOX_TIMEOUT", "2m")
+	t.Setenv("SABLEBOX_PIDS", "30") // the variable beats the file
+	c, err := load(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,18 +173,9 @@ func TestUnknownEnv(t *testing.T) {
 // A backend's settings, declared in its own package, are read from every
 // source and checked by the backend's own check.
 func TestBackendSettingsComeFromTheBackends(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	if err := os.WriteFile(filepath.Join(dir, "sablebox.yaml"), []byte("oci-runtime: runsc\nprocess-require: [landlock, seccomp]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	inDirWithConfig(t, "oci-runtime: runsc\nprocess-require: [landlock, seccomp]\n")
 	t.Setenv("SABLEBOX_DOCKER_HOST", "unix:///elsewhere.sock")
-	v, err := NewViper("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(v, nil)
+	c, err := load(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +186,7 @@ func TestBackendSettingsComeFromTheBackends(t *testing.T) {
 		}
 	}
 	t.Setenv("SABLEBOX_PROCESS_REQUIRE", "landlock,nosuch")
-	v, _ = NewViper("")
-	if _, err := Load(v, nil); err == nil || !strings.Contains(err.Error(), `SABLEBOX_PROCESS_REQUIRE "landlock,nosuch": unknown layer "nosuch"`) {
+	if _, err := load(t); err == nil || !strings.Contains(err.Error(), `SABLEBOX_PROCESS_REQUIRE "landlock,nosuch": unknown layer "nosuch"`) {
 		t.Fatalf("want the process backend's own check to name the bad layer and where it came from, got %v", err)
 	}
 }
