@@ -12,10 +12,11 @@ import (
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
-// kind is a backend sablebox knows: its name, the settings it owns and
-// how to open it with them.
+// kind is a backend sablebox knows: its name, whether it runs images,
+// the settings it owns and how to open it with them.
 type kind struct {
 	name     string
+	images   bool
 	settings []setting.Setting
 	open     func(setting.Values, logrus.FieldLogger) (sandbox.Backend, error)
 }
@@ -23,9 +24,9 @@ type kind struct {
 // kinds lists every backend, in the order auto tries them. This is the one
 // place a new backend is added; its settings live in its own package.
 var kinds = []kind{
-	{docker.Name, docker.Settings, docker.Open},
-	{podman.Name, podman.Settings, podman.Open},
-	{process.Name, process.Settings, process.Open},
+	{docker.Name, true, docker.Settings, docker.Open},
+	{podman.Name, true, podman.Settings, podman.Open},
+	{process.Name, false, process.Settings, process.Open},
 }
 
 // declares reports whether the backend declares the setting key.
@@ -53,21 +54,6 @@ func Settings() []Setting {
 			}
 			out[i].Backends = append(out[i].Backends, k.name)
 		}
-	}
-	return out
-}
-
-// candidate is a backend the runner can open, in auto-selection order.
-type candidate struct {
-	kind
-	open func() (sandbox.Backend, error)
-}
-
-// candidates are the backends with opts' settings and logger bound.
-func candidates(opts Options, log logrus.FieldLogger) []candidate {
-	out := make([]candidate, len(kinds))
-	for i, k := range kinds {
-		out[i] = candidate{k, func() (sandbox.Backend, error) { return k.open(opts.Settings, log) }}
 	}
 	return out
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
-	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
@@ -78,26 +77,21 @@ func New(opts Options) (*Runner, error) {
 	}
 	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), imageNamed: imageNamed,
 		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
-	if opts.Runtime != "auto" && r.find(opts.Runtime) == nil {
+	if opts.Runtime == "auto" {
+		return r, nil
+	}
+	k := find(opts.Runtime)
+	if k == nil {
 		return nil, fmt.Errorf("%w: unknown runtime %q", sandbox.ErrInvalidSpec, opts.Runtime)
 	}
-	if opts.Runtime != "auto" {
-		k := r.find(opts.Runtime).kind
-		for _, st := range Settings() {
-			if !opts.Settings.IsSet(st.Key) || k.declares(st.Key) {
-				continue
-			}
-			if st.Demand {
-				return nil, fmt.Errorf("%w: the %s backend does not honour %s %q, which only %s read: drop that setting or pick --runtime %s",
-					sandbox.ErrInvalidSpec, k.name, st.Key, opts.Settings.Get(st.Key), strings.Join(st.Backends, " and "), st.Backends[0])
-			}
+	if why := r.unhonoured(*k); why != "" {
+		return nil, fmt.Errorf("%w: the %s backend %s", sandbox.ErrInvalidSpec, k.name, why)
+	}
+	for _, st := range Settings() {
+		if opts.Settings.IsSet(st.Key) && !k.declares(st.Key) {
 			r.log.Warnf("%s (%s) applies to %s only; the %s backend ignores it", st.Key, opts.Settings.Get(st.Key),
 				strings.Join(st.Backends, " and "), k.name)
 		}
-	}
-	if opts.Runtime == process.Name && imageNamed {
-		return nil, fmt.Errorf("%w: the process sandbox runs no images, so it cannot honour image %q: "+
-			"drop the image setting or pick --runtime docker or podman", sandbox.ErrInvalidSpec, opts.Image)
 	}
 	return r, nil
 }
@@ -301,25 +295,26 @@ func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbo
 	return res
 }
 
-func (r *Runner) find(name string) *candidate {
-	for _, c := range candidates(r.opts, r.log) {
-		if c.name == name {
-			return &c
+// find returns the backend kind named name, or nil.
+func find(name string) *kind {
+	for i := range kinds {
+		if kinds[i].name == name {
+			return &kinds[i]
 		}
 	}
 	return nil
 }
 
-// open returns the named backend, opening it on first use.
-func (r *Runner) open(c candidate) (sandbox.Backend, error) {
-	if b, ok := r.backends[c.name]; ok {
+// open returns the backend of kind k, opening it on first use.
+func (r *Runner) open(k kind) (sandbox.Backend, error) {
+	if b, ok := r.backends[k.name]; ok {
 		return b, nil
 	}
-	b, err := c.open()
+	b, err := k.open(r.opts.Settings, r.log)
 	if err != nil {
 		return nil, err
 	}
-	r.backends[c.name] = b
+	r.backends[k.name] = b
 	return b, nil
 }
 
@@ -329,7 +324,7 @@ func (r *Runner) open(c candidate) (sandbox.Backend, error) {
 // parallel, and the first pick made stands.
 func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error) {
 	if r.opts.Runtime != "auto" {
-		b, err := r.openLocked(*r.find(r.opts.Runtime))
+		b, err := r.openLocked(*find(r.opts.Runtime))
 		return b, nil, err
 	}
 	r.mu.Lock()
@@ -339,21 +334,19 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 		return chosen, passedOver, nil
 	}
 	var reasons []string
-	for _, c := range candidates(r.opts, r.log) {
-		b, err := r.openLocked(c)
+	for _, c := range kinds {
+		var b sandbox.Backend
+		var err error
+		if why := r.unhonoured(c); why != "" {
+			err = errors.New("it " + why)
+		} else {
+			b, err = r.openLocked(c)
+		}
 		if err == nil {
 			err = b.Check(ctx)
 		}
-		ib, hasImages := b.(sandbox.ImageBackend)
-		switch {
-		case err != nil:
-		case hasImages:
+		if ib, ok := b.(sandbox.ImageBackend); ok && err == nil {
 			err = ib.ImagePresent(ctx, r.opts.Image)
-		case r.imageNamed:
-			err = fmt.Errorf("it runs no images, and image %q was named", r.opts.Image)
-		}
-		if err == nil {
-			err = r.undemanded(c.kind)
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))
@@ -377,19 +370,25 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 		sandbox.ErrUnavailable, strings.Join(reasons, "; "))
 }
 
-// undemanded says why k cannot honour a setting that asks for a
-// protection (one it does not read), or is nil.
-func (r *Runner) undemanded(k kind) error {
+// unhonoured says why backends of kind k cannot honour what the caller
+// asked for ("" when they can): an image named for a backend that runs
+// none, or a setting that asks for a protection (oci-runtime) that k does
+// not read. A named backend is then refused; auto passes it over.
+func (r *Runner) unhonoured(k kind) string {
+	if r.imageNamed && !k.images {
+		return fmt.Sprintf("runs no images, so it cannot honour image %q: drop the image setting or pick --runtime docker or podman", r.opts.Image)
+	}
 	for _, st := range Settings() {
 		if st.Demand && r.opts.Settings.Get(st.Key) != "" && !k.declares(st.Key) {
-			return fmt.Errorf("it does not honour %s, and %s %q was named", st.Key, st.Key, r.opts.Settings.Get(st.Key))
+			return fmt.Sprintf("does not honour %s %q, which only %s read: drop that setting or pick --runtime %s",
+				st.Key, r.opts.Settings.Get(st.Key), strings.Join(st.Backends, " and "), st.Backends[0])
 		}
 	}
-	return nil
+	return ""
 }
 
 // openLocked is open under the runner's lock.
-func (r *Runner) openLocked(c candidate) (sandbox.Backend, error) {
+func (r *Runner) openLocked(c kind) (sandbox.Backend, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.open(c)
@@ -435,7 +434,7 @@ func (r *Runner) reap(b sandbox.Backend) error {
 // Doctor describes every backend sablebox knows on this host.
 func (r *Runner) Doctor(ctx context.Context) []sandbox.Description {
 	var out []sandbox.Description
-	for _, c := range candidates(r.opts, r.log) {
+	for _, c := range kinds {
 		b, err := r.openLocked(c)
 		if err != nil {
 			out = append(out, sandbox.Description{Name: c.name, Reason: err.Error()})

@@ -310,7 +310,7 @@ func TestOCIRuntimeIsNeverIgnored(t *testing.T) {
 	}
 	defer r.Close()
 	res, err := r.Run(context.Background(), Request{Command: []string{"true"}})
-	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it does not honour oci-runtime, and oci-runtime "runsc" was named`) {
+	if err == nil || res.Backend == process.Name || !strings.Contains(err.Error(), `process: it does not honour oci-runtime "runsc", which only docker and podman read`) {
 		t.Fatalf("auto with --oci-runtime and no engine: backend %q, %v", res.Backend, err)
 	}
 }
