@@ -50,6 +50,21 @@ type Backend struct {
 
 	stageOnce sync.Once
 	stageBin  stageBinary
+
+	viewOnce sync.Once
+	python3  string   // the interpreter, resolved ("" when there is none)
+	pyErr    error    // why there is none
+	view     []string // what the tool sees of the host (hostView)
+}
+
+// hostView returns the interpreter and the tool's view of the host, found
+// once: they are facts of the host, not of a run.
+func (b *Backend) hostView() (python string, view []string, pyErr error) {
+	b.viewOnce.Do(func() {
+		b.python3, b.pyErr = b.python()
+		b.view = hostView(b.python3)
+	})
+	return b.python3, b.view, b.pyErr
 }
 
 // stageBinary returns what runs the stages, loading it once.
@@ -98,7 +113,7 @@ func (b *Backend) Check(context.Context) error {
 	if _, err := makePlan(b.opts.Require); err != nil {
 		return fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
 	}
-	if _, err := b.python(); err != nil {
+	if _, _, err := b.hostView(); err != nil {
 		return fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
 	}
 	return nil
@@ -123,7 +138,7 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 		d.Details["missing "+name] = why
 	}
 	d.Details["require"] = strings.Join(b.opts.Require, " ")
-	if py, err := b.python(); err == nil {
+	if py, _, err := b.hostView(); err == nil {
 		d.Details["python"] = py
 	}
 	d.Details["stages"] = b.stageBinary().note
@@ -147,15 +162,15 @@ func (b *Backend) python() (string, error) {
 
 // Run runs spec as a confined process tree; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err // before the plan: a bad spec is bad input here too
-	}
-	p, err := makePlan(b.opts.Require)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
-	}
+	var p plan // planned once the spec is valid
 	return engine.Run(ctx, spec, engine.Lifecycle{Backend: Name, Degraded: func() []string { return p.degraded }},
-		func(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) { return b.run(ctx, spec, p) })
+		func(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
+			var err error
+			if p, err = makePlan(b.opts.Require); err != nil {
+				return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
+			}
+			return b.run(ctx, spec, p)
+		})
 }
 
 func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox.Result, error) {
@@ -319,11 +334,8 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 		}
 	}
 	pathEnv := "/usr/bin:/bin" // the view has no /usr/local
-	py, pyErr := b.python()
-	if pyErr != nil {
-		py = ""
-	}
-	cfg.View = hostView(py)
+	py, view, pyErr := b.hostView()
+	cfg.View = view
 	if spec.Tool != nil {
 		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
 			return cfg, fmt.Errorf("write tool: %w", err)
