@@ -39,6 +39,18 @@ type Backend struct {
 	// in full, as Result.Degraded notes; set by the first Check to pass.
 	gapsOnce sync.Once
 	gaps     []string
+	// runscGap is runscNoexecGap for the registered runsc, asked once.
+	runscGapOnce sync.Once
+	runscGap     string
+}
+
+// runscNoexecNote is runscNoexecGap for the daemon's runsc, asked of the
+// binary once per backend.
+func (b *Backend) runscNoexecNote(ctx context.Context, info system.Info) string {
+	b.runscGapOnce.Do(func() {
+		b.runscGap = runscNoexecGap(ctx, info.Runtimes["runsc"].Path, isLocalHost(b.client.DaemonHost()))
+	})
+	return b.runscGap
 }
 
 // negotiate settles the API version once, before any concurrent use.
@@ -115,7 +127,7 @@ func (b *Backend) checkedInfo(ctx context.Context) (system.Info, error) {
 	}
 	b.gapsOnce.Do(func() {
 		if b.ociRuntime == "runsc" {
-			if note := runscNoexecGap(ctx, info.Runtimes["runsc"].Path, isLocalHost(b.client.DaemonHost())); note != "" {
+			if note := b.runscNoexecNote(ctx, info); note != "" {
 				b.gaps = append(b.gaps, note)
 			}
 		}
@@ -204,8 +216,8 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 	if err := checkRuntime(info, "runsc"); err != nil {
 		d.Details["gvisor"] = "not usable: " + err.Error()
 	}
-	if rt, ok := info.Runtimes["runsc"]; ok {
-		if note := runscNoexecGap(ctx, rt.Path, isLocalHost(b.client.DaemonHost())); note != "" {
+	if _, ok := info.Runtimes["runsc"]; ok {
+		if note := b.runscNoexecNote(ctx, info); note != "" {
 			d.Details["gvisor_noexec"] = strings.TrimPrefix(note, "noexec: ")
 		}
 	}

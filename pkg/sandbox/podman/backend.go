@@ -75,9 +75,8 @@ func newBackend(opts Options) *Backend {
 }
 
 // newBackendWithClient returns a backend that speaks to the service
-// through c.
+// through c; opts.URI is resolved already.
 func newBackendWithClient(opts Options, c Client) *Backend {
-	opts.URI = ResolveURI(opts.URI)
 	if opts.ProfileDir == "" {
 		opts.ProfileDir = DefaultProfileDir()
 	}
