@@ -146,23 +146,18 @@ func (a *app) report(res *sandbox.Result) {
 		last = res.Stdout.Data
 	}
 	open := len(last) > 0 && last[len(last)-1] != '\n'
+	mark := "sablebox:"
+	if errTTY {
+		// Reset whatever a raw tool left set, then a mark in inverse
+		// video, which escaped tool output cannot produce.
+		mark = "\x1b[0m\x1b[7m sablebox \x1b[0m"
+	}
 	note := func(format string, args ...any) {
-		line := fmt.Sprintf(format, args...)
-		switch {
-		case errTTY:
-			// Reset whatever a raw tool left set, then a mark in inverse
-			// video, which escaped tool output cannot produce.
-			prefix := ""
-			if open {
-				prefix = "\n"
-			}
-			fmt.Fprintf(a.streams.Err, "%s\x1b[0m\x1b[7m sablebox \x1b[0m %s\n", prefix, line)
-		default:
-			if open {
-				fmt.Fprintln(a.streams.Err)
-			}
-			fmt.Fprintf(a.streams.Err, "sablebox: %s\n", line)
+		prefix := ""
+		if open {
+			prefix = "\n"
 		}
+		fmt.Fprintf(a.streams.Err, "%s%s %s\n", prefix, mark, fmt.Sprintf(format, args...))
 		open = false
 	}
 	for _, s := range []struct {

@@ -86,7 +86,7 @@ func (l *Loan) Return() (notes []string, err error) {
 			return nil
 		}
 		// Chmod with the permission bits alone clears setuid, setgid and sticky.
-		if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 || l.uid == 0 {
+		if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
 			if err := os.Chmod(path, mode.Perm()); err != nil {
 				errs = append(errs, fmt.Errorf("clear %s's special bits: %w", rel, err))
 			}
@@ -97,11 +97,11 @@ func (l *Loan) Return() (notes []string, err error) {
 		errs = append(errs, walkErr)
 	}
 	if len(removed) > 0 {
-		notes = append(notes, fmt.Sprintf("output: removed %s that %s not a file or directory: %s", entries(len(removed)), isAre(len(removed)), list(removed)))
+		notes = append(notes, fmt.Sprintf("output: removed %s that %s not a file or directory: %s", entries(len(removed)), plural(len(removed), "is", "are"), list(removed)))
 	}
 	if len(foreign) > 0 {
 		notes = append(notes, fmt.Sprintf("output: %s %s to the sandbox user, not to you (sablebox gives them to you only when it runs as root): %s",
-			entries(len(foreign)), belongs(len(foreign)), list(foreign)))
+			entries(len(foreign)), plural(len(foreign), "belongs", "belong"), list(foreign)))
 	}
 	if err := l.restoreDir(); err != nil {
 		errs = append(errs, err)
@@ -135,25 +135,14 @@ func kind(m fs.FileMode) string {
 	return "other"
 }
 
-func entries(n int) string {
-	if n == 1 {
-		return "1 entry"
-	}
-	return fmt.Sprintf("%d entries", n)
-}
+func entries(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "entry", "entries")) }
 
-func isAre(n int) string {
+// plural is one when n is 1, else many.
+func plural(n int, one, many string) string {
 	if n == 1 {
-		return "is"
+		return one
 	}
-	return "are"
-}
-
-func belongs(n int) string {
-	if n == 1 {
-		return "belongs"
-	}
-	return "belong"
+	return many
 }
 
 // list names up to five paths.
