@@ -177,6 +177,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 			}
 		}()
 	}
+	spec.PassedOver = passedOver
 	reaped := r.reapOnce(backend)
 	res, err = backend.Run(ctx, spec)
 	if errors.Is(err, sandbox.ErrUnavailable) && r.opts.Runtime == "auto" {
@@ -195,7 +196,6 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	if err != nil {
 		return &sandbox.Result{Backend: backend.Name(), PassedOver: passedOver}, err
 	}
-	res.PassedOver = passedOver
 	return res, nil
 }
 
@@ -276,22 +276,19 @@ func outputDir(path string) (string, error) {
 	return dir, nil
 }
 
-// errorResult is the Result of a run that the sandbox could not carry out.
+// errorResult is the Result of a run that the sandbox could not carry
+// out: what partial knew (the backend picked, the notes), and err.
 func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbox.Result {
-	res := &sandbox.Result{
-		RunID: spec.RunID, Status: sandbox.StatusError, Reason: err.Error(),
-		Image: spec.Image, Limits: spec.Limits,
-	}
+	backend := ""
 	if partial != nil {
-		res.Backend, res.PassedOver, res.Notes = partial.Backend, partial.PassedOver, partial.Notes
+		backend, spec.PassedOver = partial.Backend, partial.PassedOver
 	}
-	if spec.Seccomp != nil {
-		res.Seccomp = sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()}
+	res := sandbox.NewResult(spec, backend)
+	res.Status, res.Reason = sandbox.ErrorStatus(err), err.Error()
+	if partial != nil {
+		res.Notes = partial.Notes
 	}
-	if errors.Is(err, sandbox.ErrPolicy) {
-		res.Status = sandbox.StatusBlocked
-	}
-	res.ExitCode = sandbox.ExitCodeFor(res.Status, 0)
+	res.Finish(0)
 	return res
 }
 

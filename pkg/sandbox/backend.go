@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -30,6 +31,9 @@ import (
 //   - A backend never weakens a protection silently: a protection it cannot
 //     apply is either an error or, where the spec allows it, listed in
 //     Result.Degraded.
+//   - Prepare makes the sandbox of a spec ahead of its run (for a pool):
+//     nothing runs in it, no sweep removes it for PreparedWait, and its
+//     timeout starts when it is run. Run is Prepare and Prepared.Run.
 type Backend interface {
 	// Name is the short name users select the backend by ("docker").
 	Name() string
@@ -46,12 +50,30 @@ type Backend interface {
 	Describe(ctx context.Context) Description
 	// Run runs spec to completion; see the interface comment for the contract.
 	Run(ctx context.Context, spec *Spec) (*Result, error)
+	// Prepare validates spec and makes its sandbox, to be run within
+	// PreparedWait; ctx bounds the preparation only. Errors are as Run's.
+	Prepare(ctx context.Context, spec *Spec) (Prepared, error)
 	// Reap removes what earlier runs left behind when their owner died or
 	// their deadline passed, and returns how many it removed.
 	Reap(ctx context.Context) (int, error)
 	// Close releases the backend's connections. Runs must have ended.
 	Close() error
 }
+
+// Prepared is a sandbox made for one spec, waiting for its run. Exactly
+// one of Run and Remove must be called; both are safe from any goroutine.
+type Prepared interface {
+	// Run runs the spec and removes the sandbox, as Backend.Run does; a
+	// sandbox that waited longer than PreparedWait is refused (removed,
+	// ErrUnavailable).
+	Run(ctx context.Context) (*Result, error)
+	// Remove removes a sandbox that will not be run; after Run it does
+	// nothing.
+	Remove() error
+}
+
+// PreparedWait is how long a prepared sandbox may wait for its run.
+const PreparedWait = 10 * time.Minute
 
 // Description is what a backend tells about itself on this host.
 type Description struct {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -38,21 +39,35 @@ const (
 	ExitKilled  = 137
 )
 
+// exitCodes is the exit code of each status that is not the tool's own:
+// the one table of `sablebox run`'s exit codes, for results and errors.
+var exitCodes = map[Status]int{
+	StatusTimeout: ExitTimeout,
+	StatusOOM:     ExitKilled,
+	StatusKilled:  ExitKilled,
+	StatusBlocked: ExitBlocked,
+	StatusError:   ExitError,
+}
+
 // ExitCodeFor maps a status and the tool's own exit code to the exit code
 // that `sablebox run` returns.
 func ExitCodeFor(s Status, toolCode int) int {
-	switch s {
-	case StatusOK, StatusFailed:
+	if s == StatusOK || s == StatusFailed {
 		return toolCode
-	case StatusTimeout:
-		return ExitTimeout
-	case StatusOOM, StatusKilled:
-		return ExitKilled
-	case StatusBlocked:
-		return ExitBlocked
-	default:
-		return ExitError
 	}
+	if code, ok := exitCodes[s]; ok {
+		return code
+	}
+	return ExitError
+}
+
+// ErrorStatus is the status of a run that ended with err instead of a
+// Result of its own: blocked when a policy refused it, else error.
+func ErrorStatus(err error) Status {
+	if errors.Is(err, ErrPolicy) {
+		return StatusBlocked
+	}
+	return StatusError
 }
 
 // Result is how a run ended and what it printed.
@@ -87,6 +102,18 @@ type Result struct {
 	// PassedOver lists, for automatic selection, the backends tried before
 	// Backend and why each could not be used ("docker: …").
 	PassedOver []string `json:"passed_over,omitempty"`
+}
+
+// NewResult starts the Result of spec run by backend, with what is known
+// before the tool starts. The lifecycle and the runner's error path both
+// start from it.
+func NewResult(spec *Spec, backend string) *Result {
+	res := &Result{RunID: spec.RunID, Backend: backend, Image: spec.Image, Limits: spec.Limits,
+		PassedOver: spec.PassedOver}
+	if spec.Seccomp != nil {
+		res.Seccomp = ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()}
+	}
+	return res
 }
 
 // ProfileRef names a seccomp profile by name and digest.
@@ -189,7 +216,8 @@ func NewCapture(max int64) *Capture { return &Capture{max: max} }
 // NewStreamingCapture returns a Capture that keeps at most max bytes and
 // writes them to w as they arrive (nil w: none). w is called on the
 // goroutine that drains the stream, so the tool waits while w does; after
-// w's first error nothing more is written to it, and the capture goes on.
+// w's first error (or panic) nothing more is written to it, and the
+// capture goes on.
 func NewStreamingCapture(max int64, w io.Writer) *Capture { return &Capture{max: max, forward: w} }
 
 // Write keeps what fits under the cap and discards the rest.
@@ -200,14 +228,27 @@ func (c *Capture) Write(p []byte) (int, error) {
 			keep = keep[:room]
 		}
 		c.data = append(c.data, keep...)
-		if c.forward != nil {
-			if _, err := c.forward.Write(keep); err != nil {
-				c.forward = nil
-			}
-		}
+		c.pass(keep)
 	}
 	c.size += int64(len(p))
 	return len(p), nil
+}
+
+// pass writes p to the caller's writer, which is dropped after its first
+// error or panic: a broken writer ends the streaming, never the run (it is
+// called on a goroutine the caller cannot recover).
+func (c *Capture) pass(p []byte) {
+	if c.forward == nil {
+		return
+	}
+	defer func() {
+		if recover() != nil {
+			c.forward = nil
+		}
+	}()
+	if _, err := c.forward.Write(p); err != nil {
+		c.forward = nil
+	}
 }
 
 // Output returns what was captured.

@@ -68,6 +68,9 @@ type Spec struct {
 	// Seccomp is the syscall filter applied to the tool. It is required:
 	// a backend refuses a Spec without one rather than run unfiltered.
 	Seccomp *SeccompProfile
+	// PassedOver says why automatic selection passed over the backends it
+	// tried before this one; the Result repeats it.
+	PassedOver []string
 }
 
 // ToolFile is a tool's source, delivered read-only into the sandbox at

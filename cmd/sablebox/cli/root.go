@@ -58,14 +58,10 @@ func Main(ctx context.Context, args []string, s Streams) (code int) {
 	return exitCode(err)
 }
 
-// exitCode maps an error class to the exit code of `sablebox`.
+// exitCode is the exit code of `sablebox` for an error, from the table
+// that gives a run's (sandbox.ExitCodeFor).
 func exitCode(err error) int {
-	switch {
-	case errors.Is(err, sandbox.ErrPolicy):
-		return sandbox.ExitBlocked
-	default:
-		return sandbox.ExitError
-	}
+	return sandbox.ExitCodeFor(sandbox.ErrorStatus(err), 0)
 }
 
 func oneLine(s string) string {

@@ -1,6 +1,6 @@
-// Package engine holds what the backends share: the sandbox environment,
-// the tmpfs mounts, the tool archive, the list of protections, a few
-// cgroup facts, and Supervise, the one loop that starts a created
-// container (or the process sandbox's stage 1), enforces the timeout and
-// cancellation, drains its output and decides the Result.
+// Package engine holds what the container backends share (and the process
+// sandbox, where it fits): the sandbox environment, the tmpfs mounts, the
+// tool and workspace archives, the list of protections, the sweep for
+// leftovers, the OOM watch and a few cgroup facts. The run itself is
+// pkg/internal/lifecycle's.
 package engine

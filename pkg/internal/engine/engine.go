@@ -3,7 +3,6 @@ package engine
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,19 +16,6 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
-)
-
-// Timeouts for engine calls. Cleanup runs on a fresh context because the
-// run's own may already be cancelled.
-const (
-	// SetupTimeout bounds each engine call before the tool starts, so
-	// that a daemon that hangs fails the run instead of hanging it.
-	SetupTimeout = time.Minute
-	// CleanupTimeout bounds kill, inspect and remove.
-	CleanupTimeout = 30 * time.Second
-	// DrainTimeout bounds the wait for the output stream to end once the
-	// container has exited.
-	DrainTimeout = 5 * time.Second
 )
 
 // DefaultPath is the tool's PATH.
@@ -150,68 +136,6 @@ func FilesArchive(files []sandbox.File) io.Reader {
 	}
 	_ = tw.Close()
 	return &buf
-}
-
-// NewResult starts the Result of spec run by backend.
-func NewResult(spec *sandbox.Spec, backend string) *sandbox.Result {
-	return &sandbox.Result{
-		RunID: spec.RunID, Backend: backend, Image: spec.Image, Limits: spec.Limits,
-		Seccomp: sandbox.ProfileRef{Name: spec.Seccomp.Name, SHA256: spec.Seccomp.SHA256()},
-	}
-}
-
-// CancelledResult is the Result of a run whose context ended before the
-// tool could start: the same outcome as a cancel after the start.
-func CancelledResult(ctx context.Context, spec *sandbox.Spec, backend string) *sandbox.Result {
-	res := NewResult(spec, backend)
-	res.Status, res.Reason = sandbox.StatusKilled, cancelReason(ctx)
-	res.Finish(0)
-	return res
-}
-
-func cancelReason(ctx context.Context) string {
-	return "cancelled: " + context.Cause(ctx).Error()
-}
-
-// Lifecycle is what a backend tells Run about its runs.
-type Lifecycle struct {
-	// Backend is the backend's name.
-	Backend string
-	// Images says the backend runs container images: a spec must name
-	// one, and the Result names it. A backend without images has none in
-	// its Result.
-	Images bool
-	// Degraded returns the protections this run got differently (nil:
-	// none); it is asked once the run is over, when the backend knows.
-	Degraded func() []string
-}
-
-// Run validates spec and runs it with run, the backend's own part, and
-// finishes the Result once for every backend: a cancel that strikes
-// before the tool could start gives the same killed Result as one after
-// (not an error), the image is named only where there is one, and the
-// run's degraded protections are added.
-func Run(ctx context.Context, spec *sandbox.Spec, l Lifecycle,
-	run func(context.Context, *sandbox.Spec) (*sandbox.Result, error)) (*sandbox.Result, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	if l.Images && spec.Image == "" {
-		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
-	}
-	res, err := run(ctx, spec)
-	if err != nil && ctx.Err() != nil {
-		res, err = CancelledResult(ctx, spec, l.Backend), nil
-	}
-	if res != nil {
-		if !l.Images {
-			res.Image = ""
-		}
-		if l.Degraded != nil {
-			res.Degraded = append(res.Degraded, l.Degraded()...)
-		}
-	}
-	return res, err
 }
 
 // Leftover is a labelled container an engine lists.

@@ -15,9 +15,10 @@ import (
 )
 
 // runLabels are the labels of every object a run creates (its container
-// and its tool volume), by which the reaper finds what a dead run left.
-func runLabels(spec *sandbox.Spec, owner sandbox.Owner, now time.Time) map[string]string {
-	return owner.Labels(spec.RunID, version.Version, now.Add(spec.Limits.Timeout))
+// and its tool volume), by which the reaper finds what a dead run left;
+// deadline is the latest the run may end.
+func runLabels(spec *sandbox.Spec, owner sandbox.Owner, deadline time.Time) map[string]string {
+	return owner.Labels(spec.RunID, version.Version, deadline)
 }
 
 // containerConfig turns a validated spec into the engine's configuration.

@@ -20,8 +20,8 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 		Limits:  sandbox.DefaultLimits(),
 		Seccomp: &sandbox.SeccompProfile{Name: "p", JSON: []byte(`{"defaultAction":"SCMP_ACT_ERRNO"}`)},
 	}
-	now := time.Unix(1000, 0)
-	cfg, host := containerConfig(spec, runLabels(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, now), "")
+	deadline := time.Unix(1030, 0)
+	cfg, host := containerConfig(spec, runLabels(spec, sandbox.Owner{PID: 1, Start: 2, BootID: "b"}, deadline), "")
 
 	check := func(what string, ok bool) {
 		t.Helper()

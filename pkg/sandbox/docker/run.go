@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
@@ -14,20 +15,29 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-	spec, degraded := b.adjust(spec)
-	return engine.Run(ctx, spec, engine.Lifecycle{Backend: Name, Images: true, Degraded: func() []string {
-		// The runtime's gaps are known once a Check has passed, which
-		// createAndRun makes sure of before anything runs.
-		return append(append([]string{}, b.gaps...), degraded...)
-	}}, b.createAndRun)
+	return lifecycle.Run(ctx, driver{b}, spec)
 }
+
+// Prepare creates spec's container, to be run later; see sandbox.Backend.
+func (b *Backend) Prepare(ctx context.Context, spec *sandbox.Spec) (sandbox.Prepared, error) {
+	return lifecycle.Prepare(ctx, driver{b}, spec, sandbox.PreparedWait)
+}
+
+// driver is the Docker backend as the lifecycle drives it.
+type driver struct{ b *Backend }
+
+func (d driver) Name() string            { return Name }
+func (d driver) Images() bool            { return true }
+func (d driver) Log() logrus.FieldLogger { return d.b.log }
 
 // RunscMinPids is the lowest host pids limit gVisor runs under: on its
 // ptrace platform its own processes count against it, and below this a
@@ -38,40 +48,43 @@ const RunscMinPids = 128
 // output directory.
 const OutputExecNote = "output: /output allows exec on Docker (the Engine API cannot mount a bind noexec); /tmp and the home dir stay noexec"
 
-// adjust returns the spec the engine can run, and says what differs from
+// adjust changes spec to what the engine runs, and says what differs from
 // what was asked. Under runsc the host pids limit is raised to
 // RunscMinPids, and the tool's own bound moves to RLIMIT_NPROC, which
 // gVisor enforces per sandbox (not per host user, as the host kernel does).
-func (b *Backend) adjust(spec *sandbox.Spec) (*sandbox.Spec, []string) {
+func (b *Backend) adjust(spec *sandbox.Spec) []string {
 	var notes []string
 	if spec.Output != "" {
 		notes = append(notes, OutputExecNote)
 	}
 	if b.ociRuntime != "runsc" || spec.Limits.Pids >= RunscMinPids {
-		return spec, notes
+		return notes
 	}
-	adjusted := *spec
-	adjusted.Limits.Pids = RunscMinPids
-	adjusted.Limits.NProc = uint64(spec.Limits.Pids)
-	return &adjusted, append(notes, fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
-		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, spec.Limits.Pids))
+	asked := spec.Limits.Pids
+	spec.Limits.Pids = RunscMinPids
+	spec.Limits.NProc = uint64(asked)
+	return append(notes, fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
+		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, asked))
 }
 
-func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
-	defer cancelSetup()
+// Prepare creates the container, labelled to live until deadline.
+func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
+	b := d.b
 	// A caller that names this backend (or a library user) may never have
 	// called Check; what only Check sees (runsc registered without the
 	// arguments its protections need) must refuse the run all the same.
 	if !b.checked.Load() {
-		if err := b.Check(setupCtx); err != nil {
+		if err := b.Check(ctx); err != nil {
 			return nil, err
 		}
 	}
-	labels := runLabels(spec, b.owner, b.now())
+	degraded := b.adjust(spec)
+	// The runtime's gaps are known once a Check has passed.
+	degraded = append(append([]string{}, b.gaps...), degraded...)
+	labels := runLabels(spec, b.owner, deadline)
 	cfg, host := containerConfig(spec, labels, b.ociRuntime)
 	name := "sablebox-" + spec.RunID
-	created, err := b.client.ContainerCreate(setupCtx, cfg, host, nil, nil, name)
+	created, err := b.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
 	if err != nil {
 		// The daemon may have made the container although the answer was
 		// lost, and makes the tool volume before it checks every mount:
@@ -82,63 +95,67 @@ func (b *Backend) createAndRun(ctx context.Context, spec *sandbox.Spec) (*sandbo
 		}
 		return nil, b.createError(spec.Image, err)
 	}
-	id := created.ID
-	defer func() {
-		if err := b.remove(id); err != nil {
-			b.log.WithField("run", spec.RunID).WithError(err).Error("container left behind; the next run's reaper removes it")
-		}
-	}()
+	c := &ctr{b: b, id: created.ID, degraded: degraded}
 	if len(created.Warnings) > 0 {
 		// The daemon dropped a setting: never run with less than asked.
+		_ = c.Remove()
 		return nil, fmt.Errorf("%w: the Docker daemon could not apply every protection: %s",
 			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
 	}
-	if spec.Tool != nil {
-		if err := b.client.CopyToContainer(setupCtx, id, sandbox.ToolDir, engine.ToolArchive(spec.Tool), container.CopyToContainerOptions{}); err != nil {
-			return nil, fmt.Errorf("copy tool into container: %w", err)
-		}
-	}
-	if len(spec.Files) > 0 {
-		if err := b.client.CopyToContainer(setupCtx, id, sandbox.WorkspaceDir, engine.FilesArchive(spec.Files), container.CopyToContainerOptions{}); err != nil {
-			return nil, fmt.Errorf("copy workspace files into container: %w", err)
-		}
-	}
-	hj, err := b.client.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("attach to container: %w", err)
-	}
-	defer hj.Close()
-	out := engine.Output{Abort: hj.Close}
-	out.Stdout, out.Stderr = spec.Captures()
-	drained := make(chan struct{})
-	out.Drained = drained
-	go func() {
-		defer close(drained)
-		// The captures never fail, so the stream is read to its end.
-		_, _ = stdcopy.StdCopy(out.Stdout, out.Stderr, hj.Reader)
-	}()
-
-	// Wait before start, so that a quick exit is not missed.
-	waitCtx, stopWait := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWait()
-	waitC, waitErrC := b.client.ContainerWait(waitCtx, id, container.WaitConditionNextExit)
-	c := &dockerContainer{b: b, id: id, waitC: waitC, waitErrC: waitErrC, hj: hj, stdin: spec.Stdin}
-	defer func() { c.watch.Close() }()
-	return engine.Supervise(ctx, spec, Name, c, out)
+	return c, nil
 }
 
-// dockerContainer drives one created container for engine.Supervise.
-type dockerContainer struct {
+// ctr is one created container.
+type ctr struct {
 	b        *Backend
 	id       string
-	waitC    <-chan container.WaitResponse
-	waitErrC <-chan error
+	degraded []string
 	hj       types.HijackedResponse
 	stdin    io.Reader
+	waitC    <-chan container.WaitResponse
+	waitErrC <-chan error
+	stopWait context.CancelFunc
 	watch    *engine.OOMWatch // nil where OOMs are left to Docker alone
 }
 
-func (c *dockerContainer) Start(ctx context.Context) error {
+func (c *ctr) Degraded() []string { return c.degraded }
+
+// Put copies the tool and the workspace files in through the archive API.
+func (c *ctr) Put(ctx context.Context, tool *sandbox.ToolFile, files []sandbox.File) error {
+	if tool != nil {
+		if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.ToolDir, engine.ToolArchive(tool), container.CopyToContainerOptions{}); err != nil {
+			return fmt.Errorf("copy the tool into the container: %w", err)
+		}
+	}
+	if len(files) > 0 {
+		if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.WorkspaceDir, engine.FilesArchive(files), container.CopyToContainerOptions{}); err != nil {
+			return fmt.Errorf("copy the workspace files into the container: %w", err)
+		}
+	}
+	return nil
+}
+
+// Attach attaches to the container's streams and starts waiting for its
+// exit, before the start, so that a quick exit is not missed.
+func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
+	hj, err := c.b.client.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return lifecycle.Streams{}, err
+	}
+	c.hj, c.stdin = hj, stdin
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		// The writers never fail, so the stream is read to its end.
+		_, _ = stdcopy.StdCopy(stdout, stderr, hj.Reader)
+	}()
+	waitCtx, stopWait := context.WithCancel(context.Background())
+	c.stopWait = stopWait
+	c.waitC, c.waitErrC = c.b.client.ContainerWait(waitCtx, c.id, container.WaitConditionNextExit)
+	return lifecycle.Streams{Drained: drained, Abort: hj.Close}, nil
+}
+
+func (c *ctr) Start(ctx context.Context) error {
 	if err := c.b.client.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 		return err
 	}
@@ -161,7 +178,7 @@ func dockerCgroups(id string) []string {
 	}
 }
 
-func (c *dockerContainer) Wait(ctx context.Context) (int, error) {
+func (c *ctr) Wait(ctx context.Context) (int, error) {
 	select {
 	case exit := <-c.waitC:
 		if exit.Error != nil && exit.Error.Message != "" {
@@ -175,7 +192,7 @@ func (c *dockerContainer) Wait(ctx context.Context) (int, error) {
 	}
 }
 
-func (c *dockerContainer) Kill(ctx context.Context) error {
+func (c *ctr) Kill(ctx context.Context) error {
 	err := c.b.client.ContainerKill(ctx, c.id, "KILL")
 	if err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
 		return err
@@ -183,7 +200,7 @@ func (c *dockerContainer) Kill(ctx context.Context) error {
 	return nil
 }
 
-func (c *dockerContainer) OOMKilled(ctx context.Context) (bool, error) {
+func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch.OOM() {
 		return true, nil
 	}
@@ -194,10 +211,23 @@ func (c *dockerContainer) OOMKilled(ctx context.Context) (bool, error) {
 	return info.State != nil && info.State.OOMKilled, nil
 }
 
+// Remove ends the streams and the watches and force-removes the container
+// with its anonymous volumes.
+func (c *ctr) Remove() error {
+	if c.stopWait != nil {
+		c.stopWait()
+	}
+	if c.hj.Conn != nil {
+		c.hj.Close()
+	}
+	c.watch.Close()
+	return c.b.remove(c.id)
+}
+
 // remove force-removes a container and its anonymous volumes. A container
 // already gone, or being removed by another sablebox's reaper, is fine.
 func (b *Backend) remove(id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
 	err := b.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
@@ -208,7 +238,7 @@ func (b *Backend) remove(id string) error {
 
 // removeRunVolumes removes the volumes labelled with runID.
 func (b *Backend) removeRunVolumes(runID string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
 	vols, err := b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID))})
 	if err != nil {
@@ -223,7 +253,7 @@ func (b *Backend) removeRunVolumes(runID string) error {
 
 // removeVolume removes a volume; one already gone is fine.
 func (b *Backend) removeVolume(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
 	err := b.client.VolumeRemove(ctx, name, true)
 	if err != nil && !cerrdefs.IsNotFound(err) {

@@ -4,6 +4,7 @@ package podman
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -183,7 +184,7 @@ func TestKillOfAnExitedContainerIsNotAnError(t *testing.T) {
 		{httpError{500, "can only kill running containers: " + define.ErrCtrStateInvalid.Error()}, true},
 		{httpError{500, "boom"}, false},
 	} {
-		c := &podmanContainer{client: &fakeClient{killErr: tt.err}, id: "c1"}
+		c := &ctr{b: &Backend{client: &fakeClient{killErr: tt.err}}, id: "c1"}
 		if err := c.Kill(context.Background()); (err == nil) != tt.ok {
 			t.Errorf("kill answered %v: got %v", tt.err, err)
 		}
@@ -195,7 +196,7 @@ func TestKillOfAnExitedContainerIsNotAnError(t *testing.T) {
 func TestWaitReadsTheStateOnceTheStreamEnds(t *testing.T) {
 	drained := make(chan struct{})
 	f := &fakeClient{states: []*define.InspectContainerState{{Status: "running"}, {Status: "exited", ExitCode: 3}}}
-	c := &podmanContainer{client: f, id: "c1", drained: drained}
+	c := &ctr{b: &Backend{client: f}, id: "c1", drained: drained}
 	close(drained)
 	start := time.Now()
 	code, err := c.Wait(context.Background())
@@ -223,15 +224,15 @@ func TestAttachSpeaksTheUpgrade(t *testing.T) {
 		_, _ = stdcopy.NewStdWriter(server, stdcopy.Stderr).Write([]byte("err"))
 		server.Close()
 	}()
-	spec := testSpec()
-	spec.Stdin = strings.NewReader("")
-	out, err := attach(context.Background(), f, "c1", spec)
+	var stdout, stderr bytes.Buffer
+	c := &ctr{b: &Backend{client: f}, id: "c1"}
+	streams, err := c.Attach(context.Background(), strings.NewReader(""), &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-out.Drained
-	if got := out.Stdout.Output().String(); got != "out\n" || out.Stderr.Output().String() != "err" {
-		t.Fatalf("stdout %q stderr %q", got, out.Stderr.Output().String())
+	<-streams.Drained
+	if stdout.String() != "out\n" || stderr.String() != "err" {
+		t.Fatalf("stdout %q stderr %q", stdout.String(), stderr.String())
 	}
 	if !strings.Contains(query, "detachKeys=&") && !strings.HasSuffix(query, "detachKeys=") || !strings.Contains(query, "stdin=true") {
 		t.Fatalf("attach query %q: want detach keys off and stdin", query)
@@ -245,7 +246,8 @@ func TestAttachRefusedSaysWhy(t *testing.T) {
 		_, _ = io.WriteString(server, "HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\n\r\nno such container\n")
 		server.Close()
 	}()
-	_, err := attach(context.Background(), &fakeClient{dial: func() (net.Conn, error) { return client, nil }}, "c1", testSpec())
+	c := &ctr{b: &Backend{client: &fakeClient{dial: func() (net.Conn, error) { return client, nil }}}, id: "c1"}
+	_, err := c.Attach(context.Background(), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "404 Not Found: no such container") {
 		t.Fatalf("got %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
@@ -76,17 +77,11 @@ func TestKillAfterExitIsNotAnError(t *testing.T) {
 	ctx := context.Background()
 	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
 		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
-	profile, err := b.profilePath(spec.Seccomp)
+	c, err := driver{b}.Prepare(ctx, spec, b.now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime, _ := b.ociRuntime()
-	created, err := b.client.Create(ctx, specGenerator(spec, b.owner, b.now(), profile, runtime))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.remove(created.ID) })
-	c := &podmanContainer{client: b.client, id: created.ID}
+	t.Cleanup(func() { _ = c.Remove() })
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +105,7 @@ func TestReapRemovesOrphans(t *testing.T) {
 		spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"},
 			Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
 		runtime, _ := b.ociRuntime()
-		created, err := b.client.Create(ctx, specGenerator(spec, owner, b.now(), profile, runtime))
+		created, err := b.client.Create(ctx, specGenerator(spec, owner, b.now().Add(spec.Limits.Timeout), profile, runtime))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,20 +19,36 @@ import (
 	"github.com/containers/podman/v5/pkg/specgen"
 	"github.com/docker/docker/pkg/stdcopy"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/version"
 )
 
 // Run runs spec in a fresh container and removes it; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
-	return engine.Run(ctx, s, engine.Lifecycle{Backend: Name, Images: true}, b.createAndRun)
+	return lifecycle.Run(ctx, driver{b}, s)
 }
 
-func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.Result, error) {
-	setupCtx, cancelSetup := context.WithTimeout(ctx, engine.SetupTimeout)
-	defer cancelSetup()
+// Prepare creates spec's container, to be run later; see sandbox.Backend.
+func (b *Backend) Prepare(ctx context.Context, s *sandbox.Spec) (sandbox.Prepared, error) {
+	return lifecycle.Prepare(ctx, driver{b}, s, sandbox.PreparedWait)
+}
+
+// driver is the Podman backend as the lifecycle drives it.
+type driver struct{ b *Backend }
+
+func (d driver) Name() string            { return Name }
+func (d driver) Images() bool            { return true }
+func (d driver) Log() logrus.FieldLogger { return d.b.log }
+
+// Prepare creates the container, labelled to live until deadline, and
+// reads it back: the service must run it under a runtime that applies
+// the seccomp profile.
+func (d driver) Prepare(ctx context.Context, s *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
+	b := d.b
 	profile, err := b.profilePath(s.Seccomp)
 	if err != nil {
 		return nil, err
@@ -43,24 +59,20 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 			return nil, err
 		}
 	}
-	gen := specGenerator(s, b.owner, b.now(), profile, runtime)
-	created, err := b.client.Create(setupCtx, gen)
+	gen := specGenerator(s, b.owner, deadline, profile, runtime)
+	created, err := b.client.Create(ctx, gen)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrUnavailable) {
 			return nil, err
 		}
-		if setupCtx.Err() != nil {
+		if ctx.Err() != nil {
 			_ = b.remove(gen.Name) // it may exist although the answer was lost
 		}
 		return nil, b.createError(s.Image, profile, err)
 	}
-	id := created.ID
-	defer func() {
-		if err := b.remove(id); err != nil {
-			b.log.WithField("run", s.RunID).WithError(err).Error("container left behind; the next run's reaper removes it")
-		}
-	}()
+	c := &ctr{b: b, id: created.ID}
 	if len(created.Warnings) > 0 {
+		_ = c.Remove()
 		return nil, fmt.Errorf("%w: the Podman service could not apply every protection: %s",
 			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
 	}
@@ -68,55 +80,59 @@ func (b *Backend) createAndRun(ctx context.Context, s *sandbox.Spec) (*sandbox.R
 	if why == "configured" {
 		required = runtime
 	}
-	if err := checkRuntime(setupCtx, b.client, id, required); err != nil {
+	if err := checkRuntime(ctx, b.client, c.id, required); err != nil {
+		_ = c.Remove()
 		return nil, err
 	}
-	if s.Tool != nil {
-		if err := b.client.CopyInto(setupCtx, id, sandbox.ToolDir, engine.ToolArchive(s.Tool)); err != nil {
-			return nil, fmt.Errorf("copy tool into container: %w", err)
-		}
-	}
-	if len(s.Files) > 0 {
-		if err := b.client.CopyInto(setupCtx, id, sandbox.WorkspaceDir, engine.FilesArchive(s.Files)); err != nil {
-			return nil, fmt.Errorf("copy workspace files into container: %w", err)
-		}
-	}
-
-	out, err := attach(ctx, b.client, id, s)
-	if err != nil {
-		return nil, err
-	}
-	c := &podmanContainer{client: b.client, id: id, drained: out.Drained}
-	if IsLocal(b.opts.URI) {
-		// Attaching initialised the container: its cgroup exists now.
-		c.watch = engine.WatchOOM(containerCgroups(id))
-	}
-	defer c.watch.Close()
-	return engine.Supervise(ctx, s, Name, c, out)
+	return c, nil
 }
 
-// attach attaches to the created container over a connection of its own
-// and returns once attached; the streams drain into captures until the
-// container ends. It speaks the libpod attach endpoint directly because the
-// bindings' Attach cannot turn detach keys off (stdin is data: ctrl-p
-// ctrl-q in it must not end the session) and rewires the shared
-// connection's transport.
-func attach(ctx context.Context, client Client, id string, s *sandbox.Spec) (engine.Output, error) {
-	var out engine.Output
-	out.Stdout, out.Stderr = s.Captures()
-	sock, err := client.Dial(ctx)
+// ctr is one created container.
+type ctr struct {
+	b       *Backend
+	id      string
+	sock    io.Closer        // the attach connection, once attached
+	watch   *engine.OOMWatch // nil where OOMs are left to Podman alone
+	drained <-chan struct{}  // closes when the attach stream ends; nil: none
+}
+
+// Degraded is empty: Podman applies every protection as asked or refuses.
+func (c *ctr) Degraded() []string { return nil }
+
+// Put copies the tool and the workspace files in through the archive API.
+func (c *ctr) Put(ctx context.Context, tool *sandbox.ToolFile, files []sandbox.File) error {
+	if tool != nil {
+		if err := c.b.client.CopyInto(ctx, c.id, sandbox.ToolDir, engine.ToolArchive(tool)); err != nil {
+			return fmt.Errorf("copy the tool into the container: %w", err)
+		}
+	}
+	if len(files) > 0 {
+		if err := c.b.client.CopyInto(ctx, c.id, sandbox.WorkspaceDir, engine.FilesArchive(files)); err != nil {
+			return fmt.Errorf("copy the workspace files into the container: %w", err)
+		}
+	}
+	return nil
+}
+
+// Attach attaches over a connection of its own and returns once attached;
+// the streams drain into stdout and stderr until the container ends. It
+// speaks the libpod attach endpoint directly because the bindings' Attach
+// cannot turn detach keys off (stdin is data: ctrl-p ctrl-q in it must not
+// end the session) and rewires the shared connection's transport.
+func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
+	sock, err := c.b.client.Dial(ctx)
 	if err != nil {
-		return out, fmt.Errorf("attach to container: %w", err)
+		return lifecycle.Streams{}, err
 	}
 	query := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "detachKeys": {""}}
-	if s.Stdin != nil {
+	if stdin != nil {
 		query.Set("stdin", "true")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		"http://d/v4.0.0/libpod/containers/"+url.PathEscape(id)+"/attach?"+query.Encode(), nil)
+		"http://d/v4.0.0/libpod/containers/"+url.PathEscape(c.id)+"/attach?"+query.Encode(), nil)
 	if err != nil {
 		sock.Close()
-		return out, err
+		return lifecycle.Streams{}, err
 	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "tcp")
@@ -130,44 +146,47 @@ func attach(ctx context.Context, client Client, id string, s *sandbox.Spec) (eng
 	if !stop() || err != nil {
 		sock.Close()
 		if ctx.Err() != nil {
-			return out, ctx.Err()
+			return lifecycle.Streams{}, ctx.Err()
 		}
-		return out, fmt.Errorf("attach to container: %w", err)
+		return lifecycle.Streams{}, err
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		sock.Close()
-		return out, fmt.Errorf("attach to container: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return lifecycle.Streams{}, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-
+	c.sock = sock
 	drained := make(chan struct{})
-	out.Drained = drained
-	out.Abort = func() { sock.Close() }
+	c.drained = drained
 	go func() {
 		defer close(drained)
 		defer sock.Close()
-		// The captures never fail, so the stream is read to its end.
-		_, _ = stdcopy.StdCopy(out.Stdout, out.Stderr, br)
+		// The writers never fail, so the stream is read to its end.
+		_, _ = stdcopy.StdCopy(stdout, stderr, br)
 	}()
-	if s.Stdin != nil {
+	if stdin != nil {
 		go func() {
-			_, _ = io.Copy(sock, s.Stdin)
+			_, _ = io.Copy(sock, stdin)
 			if cw, ok := sock.(interface{ CloseWrite() error }); ok {
 				_ = cw.CloseWrite() // EOF for a tool reading stdin
 			}
 		}()
 	}
-	return out, nil
+	if IsLocal(c.b.opts.URI) {
+		// Attaching initialised the container: its cgroup exists now.
+		c.watch = engine.WatchOOM(containerCgroups(c.id))
+	}
+	return lifecycle.Streams{Drained: drained, Abort: func() { sock.Close() }}, nil
 }
 
 // specGenerator turns a validated spec into Podman's container spec. It is
 // the one place where protections are set for Podman.
-func specGenerator(s *sandbox.Spec, owner sandbox.Owner, now time.Time, profile, runtime string) *specgen.SpecGenerator {
+func specGenerator(s *sandbox.Spec, owner sandbox.Owner, deadline time.Time, profile, runtime string) *specgen.SpecGenerator {
 	yes, no := true, false
 	l := s.Limits
 	g := specgen.NewSpecGenerator(s.Image, false)
 	g.Name = "sablebox-" + s.RunID
-	g.Labels = owner.Labels(s.RunID, version.Version, now.Add(l.Timeout))
+	g.Labels = owner.Labels(s.RunID, version.Version, deadline)
 	g.Entrypoint, g.Command = engine.Command(s)
 	g.Env = map[string]string{}
 	for _, kv := range engine.Env(s) {
@@ -310,16 +329,8 @@ func containerCgroups(id string) []string {
 	}
 }
 
-// podmanContainer drives one created container for engine.Supervise.
-type podmanContainer struct {
-	client  Client
-	id      string
-	watch   *engine.OOMWatch // nil where OOMs are left to Podman alone
-	drained <-chan struct{}  // closes when the attach stream ends; nil: none
-}
-
-func (c *podmanContainer) Start(ctx context.Context) error {
-	return c.client.Start(ctx, c.id)
+func (c *ctr) Start(ctx context.Context) error {
+	return c.b.client.Start(ctx, c.id)
 }
 
 // exitPoll bounds the wait between two looks at the container's state:
@@ -333,7 +344,7 @@ const exitPoll = time.Second
 // file: at once when the attach stream ends (the tool is gone), then
 // backing off; and once a second before that, should a stream outlive its
 // container.
-func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
+func (c *ctr) Wait(ctx context.Context) (int, error) {
 	drained := c.drained
 	poll := time.NewTimer(exitPoll)
 	defer poll.Stop()
@@ -346,7 +357,7 @@ func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for container: %w", ctx.Err())
 		}
-		data, err := c.client.Inspect(ctx, c.id)
+		data, err := c.b.client.Inspect(ctx, c.id)
 		if err != nil {
 			return 0, fmt.Errorf("wait for container: %w", err)
 		}
@@ -361,8 +372,8 @@ func (c *podmanContainer) Wait(ctx context.Context) (int, error) {
 	}
 }
 
-func (c *podmanContainer) Kill(ctx context.Context) error {
-	err := c.client.Kill(ctx, c.id)
+func (c *ctr) Kill(ctx context.Context) error {
+	err := c.b.client.Kill(ctx, c.id)
 	if err != nil && !isConflict(err) && !isNotFound(err) && !errors.Is(err, define.ErrCtrStateInvalid) &&
 		!strings.Contains(err.Error(), define.ErrCtrStateInvalid.Error()) { // already exited
 		return err
@@ -370,21 +381,30 @@ func (c *podmanContainer) Kill(ctx context.Context) error {
 	return nil
 }
 
-func (c *podmanContainer) OOMKilled(ctx context.Context) (bool, error) {
+func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch != nil {
 		return c.watch.OOM(), nil // sees what Podman misses on cgroup v1
 	}
-	data, err := c.client.Inspect(ctx, c.id)
+	data, err := c.b.client.Inspect(ctx, c.id)
 	if err != nil {
 		return false, err
 	}
 	return data.State != nil && data.State.OOMKilled, nil
 }
 
+// Remove ends the attach stream and the watch and removes the container.
+func (c *ctr) Remove() error {
+	if c.sock != nil {
+		c.sock.Close()
+	}
+	c.watch.Close()
+	return c.b.remove(c.id)
+}
+
 // remove force-removes a container and its anonymous volumes. A container
 // already gone, or being removed by a reaper, is fine.
 func (b *Backend) remove(nameOrID string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), engine.CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
 	err := b.client.Remove(ctx, nameOrID)
 	if err != nil && !isNotFound(err) && !isConflict(err) {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/process/stage"
 )
@@ -162,68 +163,76 @@ func (b *Backend) python() (string, error) {
 
 // Run runs spec as a confined process tree; see sandbox.Backend.
 func (b *Backend) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-	var p plan // planned once the spec is valid
-	return engine.Run(ctx, spec, engine.Lifecycle{Backend: Name, Degraded: func() []string { return p.degraded }},
-		func(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
-			var err error
-			if p, err = makePlan(b.opts.Require); err != nil {
-				return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
-			}
-			return b.run(ctx, spec, p)
-		})
+	return lifecycle.Run(ctx, driver{b}, spec)
 }
 
-func (b *Backend) run(ctx context.Context, spec *sandbox.Spec, p plan) (*sandbox.Result, error) {
+// Prepare lays out spec's sandbox, to be run later; see sandbox.Backend.
+func (b *Backend) Prepare(ctx context.Context, spec *sandbox.Spec) (sandbox.Prepared, error) {
+	return lifecycle.Prepare(ctx, driver{b}, spec, sandbox.PreparedWait)
+}
+
+// driver is the process backend as the lifecycle drives it.
+type driver struct{ b *Backend }
+
+func (d driver) Name() string            { return Name }
+func (d driver) Images() bool            { return false }
+func (d driver) Log() logrus.FieldLogger { return d.b.log }
+
+// Prepare plans the layers, lays out the run dir (named to live until
+// deadline), makes the cgroup and readies stage 1, which Start starts.
+func (d driver) Prepare(_ context.Context, spec *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
+	b := d.b
+	p, err := makePlan(b.opts.Require)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
+	}
+	s := &stage1{b: b, plan: p, bpf: make(chan bpfResult, 1)}
 	// The seccomp program compiles (milliseconds) while the rest is set
 	// up and stage 1 starts; stage 1 gets its config once it is ready.
-	bpf := make(chan bpfResult, 1)
 	if p.has[LayerSeccomp] {
-		profile := spec.Seccomp // spec itself is replaced below when it carries files
 		go func() {
-			prog, err := b.bpf(profile)
-			bpf <- bpfResult{prog, err}
+			prog, err := b.bpf(spec.Seccomp)
+			s.bpf <- bpfResult{prog, err}
 		}()
 	} else {
-		bpf <- bpfResult{}
+		s.bpf <- bpfResult{}
 	}
-	deadline := b.now().Add(spec.Limits.Timeout)
 	name := runName(b.owner, deadline, spec.RunID)
-	dir := filepath.Join(os.TempDir(), name)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	s.dir = filepath.Join(os.TempDir(), name)
+	if err := os.Mkdir(s.dir, 0o711); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
 	}
-	defer func() {
-		if err := removeRunDir(dir); err != nil {
-			b.log.WithError(err).Error("run dir left behind; the next run's reaper removes it")
-		}
-	}()
-	if len(spec.Files) > 0 {
-		// Written into the run dir, then bound read-only like a workspace
-		// directory.
-		ws := filepath.Join(dir, "workspace")
-		if err := writeFiles(ws, spec.Files); err != nil {
-			return nil, fmt.Errorf("workspace files: %w", err)
-		}
-		withFiles := *spec
-		withFiles.Workspace, withFiles.Files = ws, nil
-		spec = &withFiles
-	}
-	cfg, err := b.stageConfig(spec, p, dir)
-	if err != nil {
+	if err := s.prepare(spec, name); err != nil {
+		_ = s.Remove()
 		return nil, err
 	}
-	var cg *cgroup
-	if p.has[LayerCgroup] {
-		if cg, err = newCgroup(name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
-			return nil, err
+	return s, nil
+}
+
+// prepare does the part of Prepare that leaves things to remove.
+func (s *stage1) prepare(spec *sandbox.Spec, name string) error {
+	if len(spec.Files) > 0 {
+		// Put writes them here; stage 1 binds it read-only like a
+		// workspace directory.
+		s.workspace = filepath.Join(s.dir, "workspace")
+		if err := os.Mkdir(s.workspace, 0o755); err != nil {
+			return fmt.Errorf("run dir: %w", err)
 		}
-		defer func() {
-			if err := cg.remove(); err != nil {
-				b.log.WithError(err).Error("cgroup left behind; the next run's reaper removes it")
-			}
-		}()
+		withFiles := *spec
+		withFiles.Workspace = s.workspace
+		spec = &withFiles
 	}
-	return b.start(ctx, spec, p, cfg, cg, bpf)
+	cfg, err := s.b.stageConfig(spec, s.plan, s.dir)
+	if err != nil {
+		return err
+	}
+	s.cfg = cfg
+	if s.plan.has[LayerCgroup] {
+		if s.cg, err = newCgroup(name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
+			return err
+		}
+	}
+	return s.readyCommand(spec)
 }
 
 // removeRunDir removes a run dir, making its read-only directories (the
@@ -337,9 +346,6 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 	py, view, pyErr := b.hostView()
 	cfg.View = view
 	if spec.Tool != nil {
-		if err := os.WriteFile(filepath.Join(cfg.ToolDir, spec.Tool.Name), spec.Tool.Content, 0o444); err != nil {
-			return cfg, fmt.Errorf("write tool: %w", err)
-		}
 		argv := sandbox.Interpreter(spec.Tool.Lang)
 		if argv[0] == "python3" {
 			if pyErr != nil {
@@ -364,179 +370,209 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 	return cfg, nil
 }
 
-// start runs stage 1 under engine.Supervise, the loop the container
-// backends share, and checks that the tool itself ran.
-func (b *Backend) start(ctx context.Context, spec *sandbox.Spec, p plan, cfg stage.Config, cg *cgroup, bpf <-chan bpfResult) (*sandbox.Result, error) {
-	config := func() ([]byte, error) {
-		compiled := <-bpf
-		if compiled.err != nil {
-			return nil, compiled.err
-		}
-		cfg.SeccompBPF = compiled.prog
-		return json.Marshal(cfg)
-	}
+// stage1 is one prepared process sandbox: its run dir, its cgroup and
+// the command that starts stage 1.
+type stage1 struct {
+	b         *Backend
+	plan      plan
+	dir       string // the run dir
+	workspace string // where Put writes the workspace files; "" for none
+	cfg       stage.Config
+	cg        *cgroup
+	bpf       chan bpfResult
+	cmd       *exec.Cmd
+	cfgW      *os.File   // stage 1's config goes here
+	errR      *os.File   // stage 1's exec mark and setup errors come from here
+	childEnds []*os.File // the ends stage 1 holds, closed here once it runs
+	started   bool
+
+	waitOnce sync.Once // cmd.Wait, once: by Wait or by Remove
+	waitErr  error
+}
+
+// readyCommand makes the command that starts stage 1 with its pipes and
+// mounts; Start starts it.
+func (s *stage1) readyCommand(spec *sandbox.Spec) error {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer cfgR.Close()
-	defer cfgW.Close()
+	s.cfgW, s.childEnds = cfgW, append(s.childEnds, cfgR)
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer errR.Close()
-	defer errW.Close()
-
-	out := engine.Output{
-		// cmd.Wait has copied the output by the time it returns.
-		Drained: closedChan, Abort: func() {},
-	}
-	out.Stdout, out.Stderr = spec.Captures()
-	bin := b.stageBinary()
+	s.errR, s.childEnds = errR, append(s.childEnds, errW)
+	bin := s.b.stageBinary()
 	cmd := exec.Command(bin.path)
 	cmd.Args = []string{stage.InitArg}
 	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, out.Stdout, out.Stderr
 	cmd.ExtraFiles = []*os.File{cfgR, errW, nil, nil, bin.file}
-	cmd.SysProcAttr = sysProcAttr(p)
-	cmd.WaitDelay = engine.DrainTimeout
-	if cfg.DetachedMounts {
+	cmd.SysProcAttr = sysProcAttr(s.plan)
+	cmd.WaitDelay = lifecycle.DrainTimeout
+	s.cmd = cmd
+	if s.cfg.DetachedMounts {
 		for i, dir := range []string{spec.Workspace, spec.Output} {
 			if dir == "" {
 				continue
 			}
 			// A detached copy of the dir's mount, which stage 1 attaches in
-			// its own namespace: no path of ours needs to be searchable by it.
+			// its own namespace: no path of ours needs to be searchable by
+			// it. Files written to the dir later show through it.
 			fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 			if err != nil {
-				return nil, fmt.Errorf("%w: open %s: %v", sandbox.ErrUnavailable, dir, err)
+				return fmt.Errorf("%w: open %s: %v", sandbox.ErrUnavailable, dir, err)
 			}
 			f := os.NewFile(uintptr(fd), dir)
-			defer f.Close()
+			s.childEnds = append(s.childEnds, f)
 			cmd.ExtraFiles[2+i] = f
 		}
 	}
-	c := &processContainer{cmd: cmd, cg: cg, config: config, cfgW: cfgW, childEnds: []*os.File{cfgR, errW}}
-	// Whatever happens from here (an error, a panic a caller recovers), the
-	// tree dies with the run and stage 1 is reaped.
-	defer c.cleanup()
+	return nil
+}
 
-	res, err := engine.Supervise(ctx, spec, Name, c, out)
-	if err != nil {
-		return nil, err
-	}
-	c.killAll() // nothing outlives the run, whatever it forked
-	// The error pipe holds the exec mark when the tool started, then any
-	// failure of the last step; a failure of the setup alone; or nothing
-	// when a stage died.
-	msg, _ := io.ReadAll(io.LimitReader(errR, 4096))
-	started := len(msg) > 0 && msg[0] == stage.ExecMark
-	if started {
-		msg = msg[1:]
-	}
-	if res.Status == sandbox.StatusOK || res.Status == sandbox.StatusFailed {
-		switch {
-		case len(msg) > 0:
-			return nil, fmt.Errorf("%w: the process sandbox could not be set up here: %s", sandbox.ErrUnavailable, msg)
-		case !started:
-			return nil, fmt.Errorf("%w: the process sandbox's setup died (%s) before the tool started; stderr: %.300s",
-				sandbox.ErrUnavailable, cmd.ProcessState, res.Stderr.Data)
+// Degraded lists the layers this host lacks.
+func (s *stage1) Degraded() []string { return s.plan.degraded }
+
+// Put writes the tool file and the workspace files into the run dir.
+func (s *stage1) Put(_ context.Context, tool *sandbox.ToolFile, files []sandbox.File) error {
+	if tool != nil {
+		if err := os.WriteFile(filepath.Join(s.cfg.ToolDir, tool.Name), tool.Content, 0o444); err != nil {
+			return fmt.Errorf("write tool: %w", err)
 		}
 	}
-	return res, nil
-}
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-// processContainer drives stage 1 for engine.Supervise.
-type processContainer struct {
-	cmd       *exec.Cmd
-	cg        *cgroup
-	config    func() ([]byte, error) // stage 1's config, once it can be made
-	cfgW      *os.File
-	childEnds []*os.File // the pipe ends stage 1 holds, closed here once it runs
-	started   bool
-
-	waitOnce sync.Once // cmd.Wait, once: by Wait or by cleanup
-	waitErr  error
-}
-
-func (c *processContainer) wait() error {
-	c.waitOnce.Do(func() { c.waitErr = c.cmd.Wait() })
-	return c.waitErr
-}
-
-// cleanup kills the tree and reaps stage 1.
-func (c *processContainer) cleanup() {
-	c.killAll()
-	if c.started {
-		_ = c.wait()
+	if len(files) > 0 {
+		if err := writeFiles(s.workspace, files); err != nil {
+			return fmt.Errorf("workspace files: %w", err)
+		}
 	}
+	return nil
+}
+
+// Attach hands the streams to stage 1; exec.Cmd copies the output, and
+// has copied it all when Wait returns.
+func (s *stage1) Attach(_ context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
+	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = stdin, stdout, stderr
+	return lifecycle.Streams{}, nil
+}
+
+func (s *stage1) wait() error {
+	s.waitOnce.Do(func() { s.waitErr = s.cmd.Wait() })
+	return s.waitErr
 }
 
 // Start starts stage 1, puts it in the cgroup, then sends its config
-// (once the seccomp program is compiled):
-// stage 1 waits for the config, so the tool starts inside the cgroup.
-func (c *processContainer) Start(context.Context) error {
-	err := c.cmd.Start()
-	for _, f := range c.childEnds {
+// (once the seccomp program is compiled): stage 1 waits for the config,
+// so the tool starts inside the cgroup.
+func (s *stage1) Start(context.Context) error {
+	err := s.cmd.Start()
+	for _, f := range s.childEnds {
 		f.Close()
 	}
+	s.childEnds = nil
 	if err != nil {
 		return fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
 	}
-	c.started = true
-	if c.cg != nil {
-		if err := c.cg.add(c.cmd.Process.Pid); err != nil {
+	s.started = true
+	if s.cg != nil {
+		if err := s.cg.add(s.cmd.Process.Pid); err != nil {
 			return err
 		}
 	}
-	config, err := c.config()
+	compiled := <-s.bpf
+	if compiled.err != nil {
+		return compiled.err
+	}
+	s.cfg.SeccompBPF = compiled.prog
+	config, err := json.Marshal(s.cfg)
 	if err != nil {
 		return err
 	}
-	if _, err := c.cfgW.Write(config); err != nil {
+	if _, err := s.cfgW.Write(config); err != nil {
 		return fmt.Errorf("send stage config: %w", err)
 	}
-	return c.cfgW.Close()
+	return s.cfgW.Close()
 }
 
 // Wait waits for stage 1, which exits with the tool's status.
-func (c *processContainer) Wait(context.Context) (int, error) {
-	err := c.wait()
-	if c.cmd.ProcessState == nil {
+func (s *stage1) Wait(context.Context) (int, error) {
+	err := s.wait()
+	if s.cmd.ProcessState == nil {
 		return 0, fmt.Errorf("wait for the sandbox: %w", err)
 	}
-	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}
-	return c.cmd.ProcessState.ExitCode(), nil
+	return s.cmd.ProcessState.ExitCode(), nil
 }
 
 // Kill kills the whole tree.
-func (c *processContainer) Kill(context.Context) error {
-	c.killAll()
+func (s *stage1) Kill(context.Context) error {
+	s.killAll()
 	return nil
 }
 
 // OOMKilled reads the cgroup's OOM counter; without a cgroup there is no
 // OOM kill (RLIMIT_AS makes allocations fail instead).
-func (c *processContainer) OOMKilled(context.Context) (bool, error) {
-	return c.cg != nil && c.cg.oomKilled(), nil
+func (s *stage1) OOMKilled(context.Context) (bool, error) {
+	return s.cg != nil && s.cg.oomKilled(), nil
+}
+
+// Verify checks that the tool itself ran. The error pipe holds the exec
+// mark when the tool started, then any failure of the last step; a
+// failure of the setup alone; or nothing when a stage died.
+func (s *stage1) Verify(res *sandbox.Result) error {
+	s.killAll() // nothing outlives the run, whatever it forked: the pipe ends
+	msg, _ := io.ReadAll(io.LimitReader(s.errR, 4096))
+	started := len(msg) > 0 && msg[0] == stage.ExecMark
+	if started {
+		msg = msg[1:]
+	}
+	switch {
+	case len(msg) > 0:
+		return fmt.Errorf("%w: the process sandbox could not be set up here: %s", sandbox.ErrUnavailable, msg)
+	case !started:
+		return fmt.Errorf("%w: the process sandbox's setup died (%s) before the tool started; stderr: %.300s",
+			sandbox.ErrUnavailable, s.cmd.ProcessState, res.Stderr.Data)
+	}
+	return nil
 }
 
 // killAll kills stage 1 (pid 1 of its namespace: that takes it all down),
 // its session's process group, and whatever escaped into the cgroup.
-func (c *processContainer) killAll() {
-	if c.started {
-		pid := c.cmd.Process.Pid
+func (s *stage1) killAll() {
+	if s.started {
+		pid := s.cmd.Process.Pid
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
-	if c.cg != nil {
-		c.cg.kill()
+	if s.cg != nil {
+		s.cg.kill()
 	}
+}
+
+// Remove kills the tree, reaps stage 1, and removes the cgroup and the
+// run dir.
+func (s *stage1) Remove() error {
+	s.killAll()
+	if s.started {
+		_ = s.wait()
+	}
+	for _, f := range append(s.childEnds, s.cfgW, s.errR) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	var errs []error
+	if s.cg != nil {
+		if err := s.cg.remove(); err != nil {
+			errs = append(errs, fmt.Errorf("cgroup: %w", err))
+		}
+	}
+	if err := removeRunDir(s.dir); err != nil {
+		errs = append(errs, fmt.Errorf("run dir: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // sysProcAttr starts stage 1 in a new session with the planned

@@ -590,6 +590,66 @@ func Run(t *testing.T, cfg Config) {
 		}
 		wantStatus(sandbox.StatusOK, 0, "still here\n")(t, res)
 	})
+	t.Run("a prepared sandbox waits through a sweep and its timeout starts when it runs", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Limits.Timeout = 3 * time.Second
+		spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte("import time\ntime.sleep(1)\nprint('ran')\n")}
+		p, err := cfg.Backend.Prepare(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("prepare: %v", err)
+		}
+		defer p.Remove()
+		if cfg.Leftovers != nil {
+			if n, err := cfg.Leftovers(context.Background(), spec.RunID); err != nil || n == 0 {
+				t.Errorf("the prepared sandbox is not there (%d things, %v)", n, err)
+			}
+		}
+		// Longer than the timeout: a deadline that started at Prepare
+		// would end the run before it began.
+		time.Sleep(spec.Limits.Timeout + time.Second)
+		if _, err := cfg.Backend.Reap(context.Background()); err != nil {
+			t.Errorf("reap: %v", err)
+		}
+		res, err := p.Run(context.Background())
+		if err != nil {
+			t.Fatalf("run the prepared sandbox: %v", err)
+		}
+		wantStatus(sandbox.StatusOK, 0, "ran\n")(t, res)
+		cfg.checkLeftovers(t, spec.RunID)
+		if _, err := p.Run(context.Background()); err == nil {
+			t.Error("a prepared sandbox ran twice")
+		}
+	})
+	t.Run("a prepared sandbox never run is removed cleanly", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Files = []sandbox.File{{Path: "data.txt", Content: []byte("x")}}
+		spec.Tool = &sandbox.ToolFile{Name: "tool.py", Content: []byte("print('must not run')\n")}
+		p, err := cfg.Backend.Prepare(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("prepare: %v", err)
+		}
+		if err := p.Remove(); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+		cfg.checkLeftovers(t, spec.RunID)
+		if err := p.Remove(); err != nil {
+			t.Errorf("a second remove: %v", err)
+		}
+		if _, err := p.Run(context.Background()); err == nil {
+			t.Error("a removed sandbox ran")
+		}
+	})
+	t.Run("prepare refuses what run refuses", func(t *testing.T) {
+		t.Parallel()
+		spec := cfg.spec(t)
+		spec.Command = []string{"true"}
+		spec.Seccomp = nil
+		if _, err := cfg.Backend.Prepare(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) {
+			t.Fatalf("want ErrInvalidSpec, got %v", err)
+		}
+	})
 	t.Run("output streams to the caller's writers while the run goes on", func(t *testing.T) {
 		t.Parallel()
 		spec := cfg.spec(t)
@@ -700,19 +760,26 @@ func (cfg Config) run(t *testing.T, ctx context.Context, spec *sandbox.Spec) *sa
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if cfg.Leftovers != nil {
-		n, err := cfg.Leftovers(context.Background(), spec.RunID)
-		if err != nil {
-			t.Errorf("count leftovers: %v", err)
-		} else if n != 0 {
-			t.Errorf("run %s left %d things behind", spec.RunID, n)
-		}
-	}
+	cfg.checkLeftovers(t, spec.RunID)
 	if t.Failed() || testing.Verbose() {
 		t.Logf("result: status=%s exit=%d reason=%q stdout=%.200q stderr=%.500q",
 			res.Status, res.ExitCode, res.Reason, res.Stdout.Data, res.Stderr.Data)
 	}
 	return res
+}
+
+// checkLeftovers fails t when run runID left anything behind.
+func (cfg Config) checkLeftovers(t *testing.T, runID string) {
+	t.Helper()
+	if cfg.Leftovers == nil {
+		return
+	}
+	n, err := cfg.Leftovers(context.Background(), runID)
+	if err != nil {
+		t.Errorf("count leftovers: %v", err)
+	} else if n != 0 {
+		t.Errorf("run %s left %d things behind", runID, n)
+	}
 }
 
 func wantStatus(status sandbox.Status, code int, stdout string) func(*testing.T, *sandbox.Result) {
