@@ -5,6 +5,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
@@ -18,7 +19,7 @@ type kind struct {
 	name     string
 	images   bool
 	settings []setting.Setting
-	open     func(setting.Values, logrus.FieldLogger) (sandbox.Backend, error)
+	open     func(setting.Values, logrus.FieldLogger, *metrics.Runs) (sandbox.Backend, error)
 }
 
 // kinds lists every backend, in the order auto tries them. This is the one

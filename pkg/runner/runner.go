@@ -12,10 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 	"github.com/sablebox/sablebox/pkg/seccomp"
@@ -48,12 +50,16 @@ type Options struct {
 	Audit *audit.Log
 	// Logger receives the runner's logs; it logs nothing when nil.
 	Logger logrus.FieldLogger
+	// Metrics is the registry the runner and its backends register their
+	// metrics on (see pkg/metrics); none are registered when nil.
+	Registry prometheus.Registerer
 }
 
 // Runner runs tools. It is safe for concurrent use.
 type Runner struct {
 	opts       Options
 	log        logrus.FieldLogger
+	metrics    *metrics.Runs
 	imageNamed bool // the caller named the image: it is required
 
 	mu         sync.Mutex
@@ -75,7 +81,11 @@ func New(opts Options) (*Runner, error) {
 	if opts.Seccomp == nil {
 		opts.Seccomp = seccomp.DefaultProfile()
 	}
-	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), imageNamed: imageNamed,
+	m, err := metrics.New(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), metrics: m, imageNamed: imageNamed,
 		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
 	if opts.Runtime == "auto" {
 		return r, nil
@@ -143,6 +153,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 			err = errors.Join(err, aerr)
 		}
 	}
+	r.metrics.Finished(res.Backend, string(res.Status), res.Duration)
 	log.WithFields(logrus.Fields{
 		"backend": res.Backend, "status": res.Status, "exit": res.ExitCode, "duration": res.Duration,
 	}).Info("run finished")
@@ -307,7 +318,7 @@ func (r *Runner) open(k kind) (sandbox.Backend, error) {
 	if b, ok := r.backends[k.name]; ok {
 		return b, nil
 	}
-	b, err := k.open(r.opts.Settings, r.log)
+	b, err := k.open(r.opts.Settings, r.log, r.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +358,7 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", c.name, err))
+			r.metrics.PassedOver(c.name)
 			r.log.WithField("backend", c.name).WithError(err).Debug("backend passed over")
 			continue
 		}

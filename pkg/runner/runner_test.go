@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
@@ -186,10 +189,12 @@ func TestConcurrentAutoRunsAreAudited(t *testing.T) {
 	}
 }
 
-// Auto passes over a backend that cannot run and says why, in the result.
+// Auto passes over a backend that cannot run and says why, in the result
+// and in the metrics of the registry the caller gave.
 func TestAutoReportsWhatItPassedOver(t *testing.T) {
 	requireDocker(t)
-	r, err := New(Options{Settings: setting.Values{docker.KeyHost: "unix:///nonexistent.sock"}})
+	reg := prometheus.NewPedanticRegistry()
+	r, err := New(Options{Settings: setting.Values{docker.KeyHost: "unix:///nonexistent.sock"}, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +209,30 @@ func TestAutoReportsWhatItPassedOver(t *testing.T) {
 	}
 	if len(res.PassedOver) == 0 || !strings.HasPrefix(res.PassedOver[0], "docker: ") || res.Backend == "docker" {
 		t.Fatalf("backend %s, passed over %v", res.Backend, res.PassedOver)
+	}
+	// A second runner on the same registry shares its metrics.
+	r2, err := New(Options{Runtime: res.Backend, Registry: reg})
+	if err != nil {
+		t.Fatalf("a second runner on one registry: %v", err)
+	}
+	defer r2.Close()
+	if _, err := r2.Run(context.Background(), Request{Command: []string{"false"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`
+# HELP sablebox_backend_passed_over_total Times automatic selection passed over a backend that could not run tools, by backend.
+# TYPE sablebox_backend_passed_over_total counter
+sablebox_backend_passed_over_total{backend="docker"} 1
+# HELP sablebox_runs_total Runs ended, by backend and status (ok, failed, timeout, oom, killed, blocked, error).
+# TYPE sablebox_runs_total counter
+sablebox_runs_total{backend=%[1]q,status="failed"} 1
+sablebox_runs_total{backend=%[1]q,status="ok"} 1
+`, res.Backend)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sablebox_runs_total", "sablebox_backend_passed_over_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "sablebox_sandbox_prepare_duration_seconds", "sablebox_run_duration_seconds"); err != nil || n != 2 {
+		t.Errorf("%d histograms (want one of each for %s), %v", n, res.Backend, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -49,6 +50,8 @@ type Driver interface {
 	Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.Time) (Sandbox, error)
 	// Log is where a sandbox left behind is told of.
 	Log() logrus.FieldLogger
+	// Metrics are the caller's metrics (nil: none).
+	Metrics() *metrics.Runs
 }
 
 // Sandbox is one prepared sandbox, driven by the lifecycle in this order:
@@ -142,6 +145,7 @@ func Prepare(ctx context.Context, d Driver, spec *sandbox.Spec, wait time.Durati
 	if err != nil {
 		return nil, err
 	}
+	d.Metrics().Prepared(d.Name(), time.Since(now))
 	return &Prepared{d: d, sb: sb, spec: &own, ready: time.Now(), wait: wait}, nil
 }
 
@@ -156,6 +160,7 @@ func (p *Prepared) Run(ctx context.Context) (res *sandbox.Result, err error) {
 	}
 	defer func() {
 		if rerr := p.sb.Remove(); rerr != nil {
+			p.d.Metrics().CleanupFailed(p.d.Name())
 			p.d.Log().WithField("run", p.spec.RunID).WithError(rerr).Error("sandbox left behind; the next run's sweep removes it")
 		}
 	}()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -39,6 +40,7 @@ type script struct {
 func (s *script) Name() string            { return "scripted" }
 func (s *script) Images() bool            { return false }
 func (s *script) Log() logrus.FieldLogger { return sandbox.Logger(nil) }
+func (s *script) Metrics() *metrics.Runs  { return nil }
 func (s *script) Prepare(_ context.Context, _ *sandbox.Spec, deadline time.Time) (Sandbox, error) {
 	s.deadline = deadline
 	if s.prepErr != nil {

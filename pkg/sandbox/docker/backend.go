@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -26,6 +27,7 @@ const Name = "docker"
 type Backend struct {
 	client     Client
 	log        logrus.FieldLogger
+	metrics    *metrics.Runs
 	owner      sandbox.Owner
 	now        func() time.Time
 	ociRuntime string
@@ -74,6 +76,10 @@ func WithOCIRuntime(name string) Option { return func(b *Backend) { b.ociRuntime
 
 // WithLogger sets the logger. By default the backend logs nothing.
 func WithLogger(l logrus.FieldLogger) Option { return func(b *Backend) { b.log = l } }
+
+// WithMetrics reports the backend's sandboxes to m. By default nothing is
+// reported.
+func WithMetrics(m *metrics.Runs) Option { return func(b *Backend) { b.metrics = m } }
 
 // New returns a Docker backend. It does not contact the daemon: Check does.
 // host overrides DOCKER_HOST when not empty.

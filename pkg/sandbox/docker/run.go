@@ -19,6 +19,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -38,6 +39,7 @@ type driver struct{ b *Backend }
 func (d driver) Name() string            { return Name }
 func (d driver) Images() bool            { return true }
 func (d driver) Log() logrus.FieldLogger { return d.b.log }
+func (d driver) Metrics() *metrics.Runs  { return d.b.metrics }
 
 // RunscMinPids is the lowest host pids limit gVisor runs under: on its
 // ptrace platform its own processes count against it, and below this a

@@ -6,6 +6,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
@@ -25,9 +26,9 @@ var Settings = []setting.Setting{
 }
 
 // Open returns a Docker backend configured by v (see Settings).
-func Open(v setting.Values, log logrus.FieldLogger) (sandbox.Backend, error) {
+func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
 	if err := engine.OCIRuntimeSetting.Check(v.Get(engine.KeyOCIRuntime)); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", sandbox.ErrInvalidSpec, engine.KeyOCIRuntime, err)
 	}
-	return New(v.Get(KeyHost), WithLogger(log), WithOCIRuntime(v.Get(engine.KeyOCIRuntime)))
+	return New(v.Get(KeyHost), WithLogger(log), WithMetrics(m), WithOCIRuntime(v.Get(engine.KeyOCIRuntime)))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
@@ -35,6 +36,8 @@ type Options struct {
 	ProfileDir string
 	// Logger receives the backend's logs; it logs nothing when nil.
 	Logger logrus.FieldLogger
+	// Metrics receive the backend's sandboxes; none are reported when nil.
+	Metrics *metrics.Runs
 }
 
 // Backend runs tools in Podman containers.
@@ -54,11 +57,11 @@ type Backend struct {
 var _ sandbox.ImageBackend = (*Backend)(nil)
 
 // Open returns a Podman backend configured by v (see Settings).
-func Open(v setting.Values, log logrus.FieldLogger) (sandbox.Backend, error) {
+func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
 	if err := engine.OCIRuntimeSetting.Check(v.Get(engine.KeyOCIRuntime)); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", sandbox.ErrInvalidSpec, engine.KeyOCIRuntime, err)
 	}
-	return New(Options{URI: v.Get(KeySocket), OCIRuntime: v.Get(engine.KeyOCIRuntime), ProfileDir: v.Get(KeySeccompDir), Logger: log})
+	return New(Options{URI: v.Get(KeySocket), OCIRuntime: v.Get(engine.KeyOCIRuntime), ProfileDir: v.Get(KeySeccompDir), Logger: log, Metrics: m})
 }
 
 // New returns a Podman backend. It does not contact the service: Check does.

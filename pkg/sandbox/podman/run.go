@@ -23,6 +23,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/version"
 )
@@ -43,6 +44,7 @@ type driver struct{ b *Backend }
 func (d driver) Name() string            { return Name }
 func (d driver) Images() bool            { return true }
 func (d driver) Log() logrus.FieldLogger { return d.b.log }
+func (d driver) Metrics() *metrics.Runs  { return d.b.opts.Metrics }
 
 // Prepare creates the container, labelled to live until deadline, and
 // reads it back: the service must run it under a runtime that applies

@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
@@ -18,6 +19,7 @@ type Options struct {
 	OCIRuntime string
 	ProfileDir string
 	Logger     logrus.FieldLogger
+	Metrics    *metrics.Runs
 }
 
 // ImageEngine fails: this binary was built without the Podman bindings.
@@ -33,6 +35,6 @@ func New(Options) (sandbox.Backend, error) {
 }
 
 // Open fails: this binary was built without the Podman bindings.
-func Open(setting.Values, logrus.FieldLogger) (sandbox.Backend, error) {
+func Open(setting.Values, logrus.FieldLogger, *metrics.Runs) (sandbox.Backend, error) {
 	return nil, errNoBindings
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/process/stage"
 )
@@ -37,6 +38,8 @@ type Options struct {
 	Python string
 	// Logger receives the backend's logs; it logs nothing when nil.
 	Logger logrus.FieldLogger
+	// Metrics receive the backend's sandboxes; none are reported when nil.
+	Metrics *metrics.Runs
 }
 
 // Backend runs tools as confined child processes.
@@ -177,6 +180,7 @@ type driver struct{ b *Backend }
 func (d driver) Name() string            { return Name }
 func (d driver) Images() bool            { return false }
 func (d driver) Log() logrus.FieldLogger { return d.b.log }
+func (d driver) Metrics() *metrics.Runs  { return d.b.opts.Metrics }
 
 // Prepare plans the layers, lays out the run dir (named to live until
 // deadline), makes the cgroup and readies stage 1, which Start starts.

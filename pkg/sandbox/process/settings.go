@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
@@ -30,6 +31,6 @@ var Settings = []setting.Setting{
 }
 
 // Open returns a process backend configured by v (see Settings).
-func Open(v setting.Values, log logrus.FieldLogger) (sandbox.Backend, error) {
-	return New(Options{Require: v.List(KeyRequire), Logger: log})
+func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
+	return New(Options{Require: v.List(KeyRequire), Logger: log, Metrics: m})
 }

@@ -1,0 +1,118 @@
+// Package metrics holds the Prometheus metrics of sablebox's runs. They
+// are registered on a registry the caller gives (never the default one);
+// the runner and the backends report to the same Runs.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Runs are the metrics of runs. A nil *Runs reports nothing, so library
+// code can call it unconditionally.
+type Runs struct {
+	runs       *prometheus.CounterVec
+	toolTime   *prometheus.HistogramVec
+	prepare    *prometheus.HistogramVec
+	cleanup    *prometheus.CounterVec
+	passedOver *prometheus.CounterVec
+}
+
+// New makes the metrics and registers them on reg (none when reg is nil).
+// Metrics another Runs registered on reg already are shared, so several
+// runners may report to one registry.
+func New(reg prometheus.Registerer) (*Runs, error) {
+	m := &Runs{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_runs_total",
+			Help: "Runs ended, by backend and status (ok, failed, timeout, oom, killed, blocked, error).",
+		}, []string{"backend", "status"}),
+		toolTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sablebox_run_duration_seconds",
+			Help:    "Wall time of the tool, from its start to its end, by backend.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"backend"}),
+		prepare: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sablebox_sandbox_prepare_duration_seconds",
+			Help:    "Time to prepare a sandbox (create a container, lay out a process sandbox), by backend.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"backend"}),
+		cleanup: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_cleanup_failures_total",
+			Help: "Sandboxes that could not be removed after their run (the next sweep removes them), by backend.",
+		}, []string{"backend"}),
+		passedOver: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_backend_passed_over_total",
+			Help: "Times automatic selection passed over a backend that could not run tools, by backend.",
+		}, []string{"backend"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.runs, err = register(reg, m.runs)
+	if err == nil {
+		m.toolTime, err = register(reg, m.toolTime)
+	}
+	if err == nil {
+		m.prepare, err = register(reg, m.prepare)
+	}
+	if err == nil {
+		m.cleanup, err = register(reg, m.cleanup)
+	}
+	if err == nil {
+		m.passedOver, err = register(reg, m.passedOver)
+	}
+	return m, err
+}
+
+// register registers c on reg, or returns the one registered there before.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		if existing, ok := already.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return c, fmt.Errorf("register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// Finished counts a run that ended with status on backend ("" when none
+// was picked), whose tool ran for d (0: it never started).
+func (m *Runs) Finished(backend, status string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.runs.WithLabelValues(backend, status).Inc()
+	if d > 0 {
+		m.toolTime.WithLabelValues(backend).Observe(d.Seconds())
+	}
+}
+
+// Prepared observes the time backend took to prepare a sandbox.
+func (m *Runs) Prepared(backend string, d time.Duration) {
+	if m != nil {
+		m.prepare.WithLabelValues(backend).Observe(d.Seconds())
+	}
+}
+
+// CleanupFailed counts a sandbox of backend left behind after its run.
+func (m *Runs) CleanupFailed(backend string) {
+	if m != nil {
+		m.cleanup.WithLabelValues(backend).Inc()
+	}
+}
+
+// PassedOver counts a backend automatic selection could not use.
+func (m *Runs) PassedOver(backend string) {
+	if m != nil {
+		m.passedOver.WithLabelValues(backend).Inc()
+	}
+}
