@@ -129,9 +129,10 @@ type Request struct {
 	// Files are put into /workspace by content instead (see sandbox.File):
 	// what a service, a skill or a remote engine hands over.
 	Files []sandbox.File
-	// Output is a directory mounted writable at /output: new, or empty
-	// and the caller's (see hostdir); it is created if missing. After the
-	// run everything in it is the caller's (see hostdir.Loan.Return).
+	// Output is a directory on this host that receives what the tool left
+	// in /output (Result.Files), written by this process once the run is
+	// over: new, or empty and the caller's (see hostdir); it is created if
+	// missing. The sandbox never sees it.
 	Output string
 	// Limits bound the run; zero fields take the defaults.
 	Limits sandbox.Limits
@@ -161,30 +162,25 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 }
 
 func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res *sandbox.Result, err error) {
-	if err := fillSpec(spec, req); err != nil {
+	outDir, err := fillSpec(spec, req)
+	if err != nil {
 		return nil, err
 	}
 	backend, passedOver, err := r.backend(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Output != "" {
-		loan, err := hostdir.Lend(spec.Output, sandbox.UID, sandbox.GID)
-		if err != nil {
-			return &sandbox.Result{Backend: backend.Name(), PassedOver: passedOver}, err
-		}
-		// Once the run is over (the tool and all it started are gone),
-		// what it left becomes the caller's, special files and bits gone.
-		// A failure to hand something back is said in the notes: the run
-		// itself, and what the tool printed, still stand.
+	if outDir != "" {
+		// What the tool left comes back by content; this process writes
+		// it, so it is the caller's. A failure to write something is said
+		// in the notes: the run, and what the tool printed, still stand.
 		defer func() {
-			notes, lerr := loan.Return()
-			if lerr != nil {
-				r.log.WithError(lerr).Error("output not fully handed back")
-				notes = append(notes, "output: not everything could be handed back to you: "+lerr.Error())
+			if res == nil || err != nil {
+				return
 			}
-			if res != nil {
-				res.Notes = append(res.Notes, notes...)
+			if werr := writeOutput(outDir, res.Files); werr != nil {
+				r.log.WithError(werr).Error("output not fully written")
+				res.Notes = append(res.Notes, "output: not everything could be written to "+outDir+": "+werr.Error())
 			}
 		}()
 	}
@@ -210,38 +206,39 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	return res, nil
 }
 
-// fillSpec completes spec from req, checking the host paths it names.
-func fillSpec(spec *sandbox.Spec, req Request) error {
+// fillSpec completes spec from req, checking the host paths it names, and
+// returns the output directory, resolved ("" for none).
+func fillSpec(spec *sandbox.Spec, req Request) (outDir string, err error) {
 	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
 	spec.Stdout, spec.Stderr, spec.Files = req.Stdout, req.Stderr, req.Files
 	spec.Limits = req.Limits.WithDefaults()
 	if req.Lang != "" && req.ToolPath == "" {
-		return fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)
+		return "", fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)
 	}
 	if req.ToolPath != "" {
 		tool, err := readTool(req.ToolPath)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if tool.Lang = req.Lang; tool.Lang == "" {
 			if tool.Lang, err = sandbox.DetectLang(filepath.Base(req.ToolPath), tool.Content); err != nil {
-				return err
+				return "", err
 			}
 		}
 		spec.Tool = tool
 	}
-	var err error
 	if req.Workspace != "" {
 		if spec.Workspace, err = hostdir.Workspace(req.Workspace); err != nil {
-			return hostDirError(err)
+			return "", hostDirError(err)
 		}
 	}
 	if req.Output != "" {
-		if spec.Output, err = outputDir(req.Output); err != nil {
-			return err
+		if outDir, _, err = hostdir.Output(req.Output); err != nil {
+			return "", hostDirError(err)
 		}
+		spec.Output = true
 	}
-	return spec.Validate()
+	return outDir, spec.Validate()
 }
 
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
@@ -275,16 +272,6 @@ func hostDirError(err error) error {
 		return fmt.Errorf("%w: %w", sandbox.ErrPolicy, err)
 	}
 	return fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
-}
-
-// outputDir checks the output directory by hostdir's rules, making it
-// when it is missing. The run lends it to the sandbox user.
-func outputDir(path string) (string, error) {
-	dir, _, err := hostdir.Output(path)
-	if err != nil {
-		return "", hostDirError(err)
-	}
-	return dir, nil
 }
 
 // errorResult is the Result of a run that the sandbox could not carry

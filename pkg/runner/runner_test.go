@@ -80,16 +80,16 @@ func TestFillSpec(t *testing.T) {
 		{name: "workspace must be a directory", req: Request{Command: []string{"true"}, Workspace: write("f", 0)}, wantErr: "not a directory"},
 		{name: "missing output dir is made", req: Request{Command: []string{"true"}, Output: filepath.Join(dir, "out", "sub")},
 			check: func(t *testing.T, s *sandbox.Spec) {
-				st, err := os.Stat(s.Output)
-				if err != nil || !st.IsDir() {
-					t.Fatalf("output %q: %v", s.Output, err)
+				st, err := os.Stat(filepath.Join(dir, "out", "sub"))
+				if err != nil || !st.IsDir() || !s.Output {
+					t.Fatalf("output %v: %v", s.Output, err)
 				}
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := &sandbox.Spec{RunID: "r", Image: "i", Seccomp: &sandbox.SeccompProfile{Name: "t", JSON: []byte("{}")}}
-			err := fillSpec(spec, tt.req)
+			_, err := fillSpec(spec, tt.req)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sandbox.ErrInvalidSpec) {
 					t.Fatalf("want ErrInvalidSpec containing %q, got %v", tt.wantErr, err)
@@ -263,10 +263,10 @@ func TestProcessWithANamedImageIsRefused(t *testing.T) {
 	}
 }
 
-// What a tool leaves in /output is the caller's, on every backend: files
-// and directories owned by the caller with no setuid or setgid bits, and
-// no links, FIFOs or sockets; an existing directory of the caller's (root's
-// 0755 one too) is writable by the tool and given back as it was.
+// What a tool leaves in /output comes back to the caller's directory, on
+// every backend, written by sablebox: regular files and directories owned
+// by the caller with no setuid or setgid bits, and no links, FIFOs or
+// sockets; the directory itself is never lent to the sandbox nor chowned.
 func TestOutputBelongsToTheCaller(t *testing.T) {
 	const tool = `
 import os, socket
@@ -301,7 +301,7 @@ print("wrote")
 			if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o755 || owner(st) != os.Geteuid() {
 				t.Errorf("output dir not given back as it was: %v %v", st.Mode(), err)
 			}
-			for rel, want := range map[string]os.FileMode{"result.txt": 0o644, "sub": 0o775 | os.ModeDir, "sub/suid": 0o755} {
+			for rel, want := range map[string]os.FileMode{"result.txt": 0o644, "sub": 0o755 | os.ModeDir, "sub/suid": 0o755} {
 				st, err := os.Lstat(filepath.Join(out, rel))
 				if err != nil {
 					t.Errorf("%s: %v", rel, err)
@@ -316,8 +316,11 @@ print("wrote")
 					t.Errorf("%s was left in the output", rel)
 				}
 			}
-			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "link (link)") || !strings.Contains(res.Notes[0], "sock (socket)") {
-				t.Errorf("notes %q, want one naming the link and the socket it removed", res.Notes)
+			// The engines' archives carry no sockets: only the process
+			// sandbox, which reads the directory, can name it.
+			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "link (symlink)") ||
+				name == process.Name && !strings.Contains(res.Notes[0], "sock (socket)") {
+				t.Errorf("notes %q, want one naming what did not come back", res.Notes)
 			}
 		})
 	}

@@ -96,8 +96,11 @@ type Result struct {
 	// Degraded lists protections that could not be applied on this host,
 	// or were applied differently (with how).
 	Degraded []string `json:"degraded,omitempty"`
+	// Files are what the tool left in OutputDir (Spec.Output): its
+	// regular files, by content. The JSON lists them without content.
+	Files []File `json:"-"`
 	// Notes are what sablebox did to the run's output that the caller
-	// should know, such as special files it removed from /output.
+	// should know, such as special files of /output it did not return.
 	Notes []string `json:"notes,omitempty"`
 	// PassedOver lists, for automatic selection, the backends tried before
 	// Backend and why each could not be used ("docker: …").
@@ -122,13 +125,25 @@ type ProfileRef struct {
 	SHA256 string `json:"sha256"`
 }
 
-// MarshalJSON adds the duration in milliseconds.
+// OutputFile is one of Result.Files as the JSON lists it.
+type OutputFile struct {
+	Path       string `json:"path"`
+	Bytes      int    `json:"bytes"`
+	Executable bool   `json:"executable,omitempty"`
+}
+
+// MarshalJSON adds the duration in milliseconds and lists the output files.
 func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
+	var files []OutputFile
+	for _, f := range r.Files {
+		files = append(files, OutputFile{Path: f.Path, Bytes: len(f.Content), Executable: f.Executable})
+	}
 	return json.Marshal(struct {
 		plain
-		DurationMS float64 `json:"duration_ms"`
-	}{plain(r), float64(r.Duration.Microseconds()) / 1000})
+		DurationMS float64      `json:"duration_ms"`
+		Files      []OutputFile `json:"files,omitempty"`
+	}{plain(r), float64(r.Duration.Microseconds()) / 1000, files})
 }
 
 // Finish sets Status and ExitCode from the tool's exit code, unless a

@@ -19,7 +19,7 @@ import (
 const (
 	// WorkspaceDir is where Spec.Workspace appears, read-only.
 	WorkspaceDir = "/workspace"
-	// OutputDir is where Spec.Output appears, writable.
+	// OutputDir is the tool's writable output directory (Spec.Output).
 	OutputDir = "/output"
 	// ToolDir holds the tool file, read-only to the tool.
 	ToolDir = "/sablebox"
@@ -59,8 +59,11 @@ type Spec struct {
 	// Files are put into WorkspaceDir by content before the tool starts,
 	// root-owned and read-only to the tool: give them or Workspace.
 	Files []File
-	// Output is a host directory mounted writable at OutputDir.
-	Output string
+	// Output gives the tool a writable, empty OutputDir. What it leaves
+	// there comes back in Result.Files by content (regular files only,
+	// within MaxFiles and MaxFileBytes): no host directory is lent to the
+	// sandbox, nor chowned for it.
+	Output bool
 	// Image is the container image; ignored by backends without images.
 	Image string
 	// Limits bound the run; see DefaultLimits.
@@ -144,13 +147,10 @@ func (s *Spec) Validate() error {
 	if err := validateFiles("workspace", s.Files); err != nil {
 		return bad("%v", err)
 	}
-	for _, d := range []struct{ what, path string }{{"workspace", s.Workspace}, {"output", s.Output}} {
-		if d.path == "" {
-			continue
-		}
+	if s.Workspace != "" {
 		// The runner resolved the path and applied every rule; a library
 		// caller that did not still cannot hand over / or /etc.
-		if err := hostdir.CheckPath(d.what, d.path, ""); errors.Is(err, hostdir.ErrUnsafe) {
+		if err := hostdir.CheckPath("workspace", s.Workspace, ""); errors.Is(err, hostdir.ErrUnsafe) {
 			return fmt.Errorf("%w: %w", ErrPolicy, err)
 		} else if err != nil {
 			return bad("%v", err)

@@ -58,7 +58,7 @@ a policy refused the run. With --json, one result object is printed.`,
 	f.String(config.KeyOutputCap, units.BytesSize(float64(d.OutputBytes)), "bytes kept of each of stdout and stderr")
 	f.String(config.KeyLang, "", "tool file language: "+strings.Join(sandbox.Langs, ", ")+" (default: its #! line, else its extension)")
 	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
-	f.String(config.KeyOutput, "", "host directory mounted writable at /output")
+	f.String(config.KeyOutput, "", "host directory that receives, after the run, the files the tool wrote to /output")
 	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
@@ -75,6 +76,9 @@ type Sandbox interface {
 	Kill(ctx context.Context) error
 	// OOMKilled reports whether the kernel's OOM killer struck in it.
 	OOMKilled(ctx context.Context) (bool, error)
+	// Output collects what the tool left in sandbox.OutputDir, once it
+	// has ended; it is asked only of a spec with Output.
+	Output(ctx context.Context) (*engine.Collected, error)
 	// Degraded lists the protections this sandbox applies differently
 	// (Result.Degraded), known once it is prepared.
 	Degraded() []string
@@ -233,7 +237,26 @@ func (p *Prepared) run(ctx context.Context) (*sandbox.Result, error) {
 			return nil, err
 		}
 	}
+	if spec.Output {
+		collectOutput(sb, res)
+	}
 	return res, nil
+}
+
+// collectOutput puts what the tool left in its output directory into
+// res. A failure to collect it is a note: the run, and what the tool
+// printed, still stand.
+func collectOutput(sb Sandbox, res *sandbox.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), CleanupTimeout)
+	defer cancel()
+	col, err := sb.Output(ctx)
+	if col != nil {
+		res.Files = col.Files
+		res.Notes = append(res.Notes, col.Notes()...)
+	}
+	if err != nil {
+		res.Notes = append(res.Notes, "output: not everything could be collected: "+err.Error())
+	}
 }
 
 // newResult starts the Result of the run, filled with everything known

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
@@ -88,10 +89,13 @@ func (s *scripted) Kill(context.Context) error {
 func (s *scripted) exit() { s.exitOnce.Do(func() { close(s.exited) }) }
 
 func (s *scripted) OOMKilled(context.Context) (bool, error) { return s.oom, nil }
-func (s *scripted) Degraded() []string                      { return []string{"seccomp: none here"} }
-func (s *scripted) Remove() error                           { s.removed.Add(1); return nil }
-func (s *scripted) Verify(*sandbox.Result) error            { return s.verify }
-func (s *script) removals() int32                           { return s.removed.Load() }
+func (s *scripted) Output(context.Context) (*engine.Collected, error) {
+	return &engine.Collected{Files: []sandbox.File{{Path: "out.txt", Content: []byte("o")}}}, nil
+}
+func (s *scripted) Degraded() []string           { return []string{"seccomp: none here"} }
+func (s *scripted) Remove() error                { s.removed.Add(1); return nil }
+func (s *scripted) Verify(*sandbox.Result) error { return s.verify }
+func (s *script) removals() int32                { return s.removed.Load() }
 func testSpec() *sandbox.Spec {
 	return &sandbox.Spec{RunID: "r1", Command: []string{"true"}, Limits: sandbox.DefaultLimits(),
 		Seccomp: &sandbox.SeccompProfile{Name: "p", JSON: []byte("{}")}, PassedOver: []string{"docker: down"}}

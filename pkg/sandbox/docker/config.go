@@ -94,11 +94,12 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate},
 		})
 	}
-	if spec.Output != "" {
-		host.Mounts = append(host.Mounts, mount.Mount{
-			Type: mount.TypeBind, Source: spec.Output, Target: sandbox.OutputDir,
-			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate},
-		})
+	if spec.Output {
+		// A labelled anonymous volume, which takes the image's /output
+		// (uid 1000's) and outlives the tool: its files are read back
+		// through the archive API once the container has stopped.
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.OutputDir,
+			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
 	}
 	return cfg, host
 }

@@ -16,7 +16,7 @@ import (
 func TestContainerConfigSetsEveryProtection(t *testing.T) {
 	spec := &sandbox.Spec{
 		RunID: "r1", Image: "img", Tool: &sandbox.ToolFile{Name: "t.py"}, Args: []string{"a"},
-		Env: []string{"FOO=1"}, Workspace: "/ws", Output: "/out",
+		Env: []string{"FOO=1"}, Workspace: "/ws", Output: true,
 		Limits:  sandbox.DefaultLimits(),
 		Seccomp: &sandbox.SeccompProfile{Name: "p", JSON: []byte(`{"defaultAction":"SCMP_ACT_ERRNO"}`)},
 	}
@@ -61,7 +61,8 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 		mounts[m.Target] = m
 	}
 	check("workspace read-only", mounts["/workspace"].ReadOnly && mounts["/workspace"].Type == mount.TypeBind)
-	check("output writable", !mounts["/output"].ReadOnly && mounts["/output"].Source == "/out")
+	check("output volume, writable, labelled as the run", !mounts["/output"].ReadOnly && mounts["/output"].Type == mount.TypeVolume &&
+		mounts["/output"].VolumeOptions != nil && mounts["/output"].VolumeOptions.Labels[sandbox.LabelRun] == "r1")
 	check("tool volume, labelled as the run", mounts["/sablebox"].Type == mount.TypeVolume && mounts["/sablebox"].VolumeOptions != nil &&
 		mounts["/sablebox"].VolumeOptions.Labels[sandbox.LabelRun] == "r1")
 }

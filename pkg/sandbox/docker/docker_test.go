@@ -91,7 +91,7 @@ func TestConformance(t *testing.T) {
 // Docker's one exception is reported on every run it concerns.
 func TestOutputExecIsReported(t *testing.T) {
 	b, _ := newBackend(t)
-	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"}, Output: t.TempDir(),
+	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"}, Output: true,
 		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
 	res, err := b.Run(context.Background(), spec)
 	if err != nil || !slices.Contains(res.Degraded, docker.OutputExecNote) {

@@ -48,7 +48,7 @@ const RunscMinPids = 128
 
 // OutputExecNote is the Result.Degraded entry of a Docker run with an
 // output directory.
-const OutputExecNote = "output: /output allows exec on Docker (the Engine API cannot mount a bind noexec); /tmp and the home dir stay noexec"
+const OutputExecNote = "output: /output allows exec on Docker (the Engine API cannot mount a volume noexec); /tmp and the home dir stay noexec"
 
 // adjust changes spec to what the engine runs, and says what differs from
 // what was asked. Under runsc the host pids limit is raised to
@@ -56,7 +56,7 @@ const OutputExecNote = "output: /output allows exec on Docker (the Engine API ca
 // gVisor enforces per sandbox (not per host user, as the host kernel does).
 func (b *Backend) adjust(spec *sandbox.Spec) []string {
 	var notes []string
-	if spec.Output != "" {
+	if spec.Output {
 		notes = append(notes, OutputExecNote)
 	}
 	if b.ociRuntime != "runsc" || spec.Limits.Pids >= RunscMinPids {
@@ -211,6 +211,16 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return info.State != nil && info.State.OOMKilled, nil
+}
+
+// Output reads /output back through the archive API.
+func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
+	rc, _, err := c.b.client.CopyFromContainer(ctx, c.id, sandbox.OutputDir)
+	if err != nil {
+		return nil, fmt.Errorf("read /output from the container: %w", err)
+	}
+	defer rc.Close()
+	return engine.ReadArchive(rc)
 }
 
 // Remove ends the streams and the watches and force-removes the container

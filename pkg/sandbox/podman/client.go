@@ -34,6 +34,8 @@ type Client interface {
 	// CopyInto unpacks the tar archive into dir in the container, keeping
 	// the owners the archive names.
 	CopyInto(ctx context.Context, id, dir string, archive io.Reader) error
+	// CopyFrom writes a tar archive of path in the container to w.
+	CopyFrom(ctx context.Context, id, path string, w io.Writer) error
 	// Dial opens a raw connection to the service, for the attach upgrade.
 	Dial(ctx context.Context) (net.Conn, error)
 	Start(ctx context.Context, id string) error
@@ -147,6 +149,16 @@ func (c *bindingsClient) CopyInto(ctx context.Context, id, dir string, archive i
 		// Keep the archive's owners (root): the default would give the
 		// files to the container's user, who could then change them.
 		copyFn, err := containers.CopyFromArchiveWithOptions(ctx, id, dir, archive, new(containers.CopyOptions).WithChown(false))
+		if err != nil {
+			return err
+		}
+		return copyFn()
+	})
+}
+
+func (c *bindingsClient) CopyFrom(ctx context.Context, id, path string, w io.Writer) error {
+	return c.call(ctx, func(ctx context.Context) error {
+		copyFn, err := containers.CopyToArchive(ctx, id, path, w)
 		if err != nil {
 			return err
 		}

@@ -54,6 +54,7 @@ func (f *fakeClient) Create(_ context.Context, s *specgen.SpecGenerator) (types.
 	return types.ContainerCreateResponse{ID: "c1", Warnings: f.warnings}, nil
 }
 func (f *fakeClient) CopyInto(context.Context, string, string, io.Reader) error { return nil }
+func (f *fakeClient) CopyFrom(context.Context, string, string, io.Writer) error { return nil }
 func (f *fakeClient) Dial(context.Context) (net.Conn, error) {
 	if f.dial == nil {
 		return nil, errors.New("no attach here")

@@ -221,9 +221,11 @@ func specGenerator(s *sandbox.Spec, owner sandbox.Owner, deadline time.Time, pro
 		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.WorkspaceDir, Type: "bind", Source: s.Workspace,
 			Options: []string{"ro", "rbind", "rprivate", "nosuid", "nodev"}})
 	}
-	if s.Output != "" {
-		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.OutputDir, Type: "bind", Source: s.Output,
-			Options: []string{"rw", "rbind", "rprivate", "noexec", "nosuid", "nodev"}})
+	if s.Output {
+		// An anonymous volume, noexec, which takes the image's /output
+		// (uid 1000's) and outlives the tool: its files are read back
+		// through the archive API once the container has stopped.
+		g.Volumes = append(g.Volumes, &specgen.NamedVolume{Dest: sandbox.OutputDir, Options: []string{"noexec", "nosuid", "nodev"}})
 	}
 	if s.Tool != nil {
 		// An anonymous volume receives the tool through the archive API;
@@ -392,6 +394,18 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return data.State != nil && data.State.OOMKilled, nil
+}
+
+// Output reads /output back through the archive API.
+func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.b.client.CopyFrom(ctx, c.id, sandbox.OutputDir, pw)) }()
+	col, err := engine.ReadArchive(pr)
+	pr.CloseWithError(io.ErrClosedPipe) // the copy ends if reading stopped early
+	if err != nil {
+		return col, fmt.Errorf("read /output from the container: %w", err)
+	}
+	return col, nil
 }
 
 // Remove ends the attach stream and the watch and removes the container.

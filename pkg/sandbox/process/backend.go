@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,7 +307,7 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 			Seccomp: p.has[LayerSeccomp],
 		},
 		Root: filepath.Join(dir, "root"), Binds: map[string]string{},
-		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace, Output: spec.Output,
+		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace,
 		Limits: stage.Limits{
 			Timeout: l.Timeout, MemoryBytes: l.MemoryBytes, Pids: l.Pids, NoFile: l.NoFile,
 			TmpBytes: l.TmpBytes, HomeBytes: sandbox.HomeBytes,
@@ -325,13 +326,28 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 			return cfg, fmt.Errorf("run dir: %w", err)
 		}
 	}
+	if spec.Output {
+		// The tool's output dir is the run's own, never a host dir of the
+		// caller's: Output reads it back. As root it is uid 1000's (the
+		// sandbox user, outside too); otherwise the caller's, who is the
+		// sandbox user inside the user namespace.
+		cfg.Output = filepath.Join(dir, "output")
+		if err := os.Mkdir(cfg.Output, 0o700); err != nil {
+			return cfg, fmt.Errorf("run dir: %w", err)
+		}
+		if os.Geteuid() == 0 {
+			if err := os.Chown(cfg.Output, sandbox.UID, sandbox.GID); err != nil {
+				return cfg, fmt.Errorf("run dir: %w", err)
+			}
+		}
+	}
 	if p.has[LayerMountNS] {
 		cfg.Paths = nsPaths
-		if spec.Output == "" {
+		if !spec.Output {
 			cfg.Paths.Output = ""
 		}
 	} else {
-		cfg.Paths = stage.Paths{Tmp: hostTmp, Home: hostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: spec.Output}
+		cfg.Paths = stage.Paths{Tmp: hostTmp, Home: hostHome, Tool: cfg.ToolDir, Workspace: spec.Workspace, Output: cfg.Output}
 		if cfg.Paths.Workspace == "" {
 			cfg.Paths.Workspace = hostTmp
 		}
@@ -416,7 +432,7 @@ func (s *stage1) readyCommand(spec *sandbox.Spec) error {
 	cmd.WaitDelay = lifecycle.DrainTimeout
 	s.cmd = cmd
 	if s.cfg.DetachedMounts {
-		for i, dir := range []string{spec.Workspace, spec.Output} {
+		for i, dir := range []string{spec.Workspace, s.cfg.Output} {
 			if dir == "" {
 				continue
 			}
@@ -520,6 +536,45 @@ func (s *stage1) Kill(context.Context) error {
 // OOM kill (RLIMIT_AS makes allocations fail instead).
 func (s *stage1) OOMKilled(context.Context) (bool, error) {
 	return s.cg != nil && s.cg.oomKilled(), nil
+}
+
+// Output reads back the run's output dir, once nothing of the run is
+// left to change it. Symlinks are never followed.
+func (s *stage1) Output(context.Context) (*engine.Collected, error) {
+	s.killAll()
+	root, err := os.OpenRoot(s.cfg.Output)
+	if err != nil {
+		return nil, fmt.Errorf("open the output dir: %w", err)
+	}
+	defer root.Close()
+	col := &engine.Collected{}
+	// What the tool made unreadable (mode 000) is named, not fatal.
+	unreadable := func(rel string, d fs.DirEntry) error {
+		col.Skip("unreadable", rel)
+		if d != nil && d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	}
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		if !info.Mode().IsRegular() {
+			return col.Add(rel, info.Mode(), 0, nil)
+		}
+		f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		defer f.Close()
+		return col.Add(rel, info.Mode(), info.Size(), f)
+	})
+	return col, err
 }
 
 // Verify checks that the tool itself ran. The error pipe holds the exec

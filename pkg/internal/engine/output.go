@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// Collected gathers what a tool left in /output, as it comes back to the
+// caller: regular files only, by content, within sandbox.MaxFiles and
+// sandbox.MaxFileBytes. What it leaves out it names in Notes.
+type Collected struct {
+	Files   []sandbox.File
+	bytes   int64
+	special map[string][]string // kind: paths not returned
+	dropped int                 // regular files beyond the bounds
+}
+
+// Add takes one entry of the output tree at rel (a clean relative path),
+// of mode, reading a regular file's size bytes from r.
+func (c *Collected) Add(rel string, mode fs.FileMode, size int64, r io.Reader) error {
+	switch {
+	case mode.IsDir():
+		return nil
+	case !mode.IsRegular():
+		c.Skip(kindOf(mode), rel)
+		return nil
+	case !fs.ValidPath(rel) || rel == ".":
+		c.Skip("unsafe path", rel)
+		return nil
+	case len(c.Files) >= sandbox.MaxFiles || c.bytes+size > sandbox.MaxFileBytes:
+		c.dropped++
+		return nil
+	}
+	content := make([]byte, size)
+	if _, err := io.ReadFull(r, content); err != nil {
+		return fmt.Errorf("read %s: %w", rel, err)
+	}
+	c.bytes += size
+	c.Files = append(c.Files, sandbox.File{Path: rel, Content: content, Executable: mode&0o111 != 0})
+	return nil
+}
+
+// Skip notes that rel, of kind, does not come back.
+func (c *Collected) Skip(kind, rel string) {
+	if c.special == nil {
+		c.special = map[string][]string{}
+	}
+	c.special[kind] = append(c.special[kind], rel)
+}
+
+func kindOf(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		return "symlink"
+	case mode&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	case mode&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return "special file"
+	}
+}
+
+// Notes say what the caller does not get back, and why.
+func (c *Collected) Notes() []string {
+	var notes []string
+	if len(c.special) > 0 {
+		var names []string
+		for kind, paths := range c.special {
+			for _, p := range paths {
+				names = append(names, fmt.Sprintf("%s (%s)", p, kind))
+			}
+		}
+		sort.Strings(names)
+		notes = append(notes, "output: only regular files come back; not returned: "+strings.Join(names, ", "))
+	}
+	if c.dropped > 0 {
+		notes = append(notes, fmt.Sprintf("output: %d more files were not returned: the bound is %d files and %d MiB in all",
+			c.dropped, sandbox.MaxFiles, sandbox.MaxFileBytes>>20))
+	}
+	return notes
+}
+
+// ReadArchive collects the output from a tar of the output directory, as
+// an engine's archive API gives it: a first entry for the directory itself
+// ("output/" from Docker, "/" from Podman), then what is in it, named
+// under that entry.
+func ReadArchive(r io.Reader) (*Collected, error) {
+	c := &Collected{}
+	tr := tar.NewReader(r)
+	top := ""
+	for first := true; ; first = false {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return c, fmt.Errorf("read the output archive: %w", err)
+		}
+		name := path.Clean("/" + h.Name)
+		if first && h.Typeflag == tar.TypeDir {
+			top = strings.TrimSuffix(name, "/") + "/"
+			continue
+		}
+		rel, ok := strings.CutPrefix(name, top)
+		if !ok || rel == "" {
+			c.Skip("outside the output directory", h.Name)
+			continue
+		}
+		if h.Typeflag == tar.TypeLink {
+			c.Skip("hard link", rel)
+			continue
+		}
+		if err := c.Add(rel, h.FileInfo().Mode(), h.Size, tr); err != nil {
+			return c, err
+		}
+	}
+}
