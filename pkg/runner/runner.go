@@ -44,6 +44,12 @@ type Options struct {
 	// for a protection (oci-runtime) is refused by a backend that does not
 	// read it, and keeps auto off it; any other is warned about.
 	Settings setting.Values
+	// HostDirs, when not nil, are the only host directories a request may
+	// name as its workspace or output (each with what is below it): a
+	// service whose callers are not trusted sets its operator's list, or
+	// an empty one to take files by content only. nil (the CLI, a library
+	// user) allows any directory the hostdir rules allow.
+	HostDirs []string
 	// Seccomp is the syscall filter; sablebox's default profile when nil.
 	Seccomp *sandbox.SeccompProfile
 	// Audit receives one record per run; none are written when nil.
@@ -60,7 +66,8 @@ type Runner struct {
 	opts       Options
 	log        logrus.FieldLogger
 	metrics    *metrics.Runs
-	imageNamed bool // the caller named the image: it is required
+	hostDirs   hostdir.Allowed // nil: any the hostdir rules allow
+	imageNamed bool            // the caller named the image: it is required
 
 	mu         sync.Mutex
 	backends   map[string]sandbox.Backend // opened so far, by name
@@ -87,6 +94,11 @@ func New(opts Options) (*Runner, error) {
 	}
 	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), metrics: m, imageNamed: imageNamed,
 		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
+	if opts.HostDirs != nil {
+		if r.hostDirs, err = hostdir.NewAllowed(opts.HostDirs); err != nil {
+			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
+		}
+	}
 	if opts.Runtime == "auto" {
 		return r, nil
 	}
@@ -162,7 +174,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 }
 
 func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res *sandbox.Result, err error) {
-	outDir, err := fillSpec(spec, req)
+	outDir, err := fillSpec(spec, req, r.hostDirs)
 	if err != nil {
 		return nil, err
 	}
@@ -206,9 +218,10 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	return res, nil
 }
 
-// fillSpec completes spec from req, checking the host paths it names, and
-// returns the output directory, resolved ("" for none).
-func fillSpec(spec *sandbox.Spec, req Request) (outDir string, err error) {
+// fillSpec completes spec from req, checking the host paths it names (by
+// hostdir's rules, and within allowed unless it is nil), and returns the
+// output directory, resolved ("" for none).
+func fillSpec(spec *sandbox.Spec, req Request, allowed hostdir.Allowed) (outDir string, err error) {
 	spec.Command, spec.Args, spec.Stdin, spec.Env = req.Command, req.Args, req.Stdin, req.Env
 	spec.Stdout, spec.Stderr, spec.Files = req.Stdout, req.Stderr, req.Files
 	spec.Limits = req.Limits.WithDefaults()
@@ -226,6 +239,13 @@ func fillSpec(spec *sandbox.Spec, req Request) (outDir string, err error) {
 			}
 		}
 		spec.Tool = tool
+	}
+	for _, d := range []struct{ what, path string }{{"workspace", req.Workspace}, {"output", req.Output}} {
+		if d.path != "" && allowed != nil {
+			if err := allowed.Check(d.what, d.path); err != nil {
+				return "", hostDirError(err)
+			}
+		}
 	}
 	if req.Workspace != "" {
 		if spec.Workspace, err = hostdir.Workspace(req.Workspace); err != nil {

@@ -89,7 +89,7 @@ func TestFillSpec(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := &sandbox.Spec{RunID: "r", Image: "i", Seccomp: &sandbox.SeccompProfile{Name: "t", JSON: []byte("{}")}}
-			_, err := fillSpec(spec, tt.req)
+			_, err := fillSpec(spec, tt.req, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sandbox.ErrInvalidSpec) {
 					t.Fatalf("want ErrInvalidSpec containing %q, got %v", tt.wantErr, err)
@@ -481,5 +481,59 @@ func TestAutoPicksAgainWhenItsBackendGoesAway(t *testing.T) {
 	res, err := run()
 	if err != nil || res.Backend != process.Name || len(res.PassedOver) == 0 || !strings.HasPrefix(res.PassedOver[0], "docker: ") {
 		t.Fatalf("the next run: backend %q, passed over %q, %v", res.Backend, res.PassedOver, err)
+	}
+}
+
+// A service's operator allows host directories by list: a request names
+// one within it or none, a symlink cannot lead out, and nothing is made
+// outside it.
+func TestHostDirsAllowList(t *testing.T) {
+	allowed, outside := t.TempDir(), t.TempDir()
+	for _, d := range []string{"ws", "ws/sub"} {
+		if err := os.Mkdir(filepath.Join(allowed, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(allowed, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{Runtime: "process", HostDirs: []string{allowed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, tt := range []struct {
+		req Request
+		ok  bool
+	}{
+		{Request{Workspace: filepath.Join(allowed, "ws", "sub")}, true},
+		{Request{Output: filepath.Join(allowed, "new", "out")}, true},
+		{Request{Workspace: outside}, false},
+		{Request{Workspace: filepath.Join(allowed, "escape")}, false},
+		{Request{Output: filepath.Join(allowed, "escape", "out")}, false},
+		{Request{Output: filepath.Join(outside, "out")}, false},
+	} {
+		tt.req.Command = []string{"true"}
+		spec := &sandbox.Spec{RunID: "r", Seccomp: &sandbox.SeccompProfile{Name: "t", JSON: []byte("{}")}}
+		_, err := fillSpec(spec, tt.req, r.hostDirs)
+		if tt.ok != (err == nil) || err != nil && !errors.Is(err, sandbox.ErrPolicy) {
+			t.Errorf("workspace %q output %q: got %v", tt.req.Workspace, tt.req.Output, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "out")); err == nil {
+		t.Error("an output dir was made outside the allowed ones")
+	}
+	none, err := New(Options{Runtime: "process", HostDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer none.Close()
+	spec := &sandbox.Spec{RunID: "r", Seccomp: &sandbox.SeccompProfile{Name: "t", JSON: []byte("{}")}}
+	if _, err := fillSpec(spec, Request{Command: []string{"true"}, Workspace: allowed}, none.hostDirs); !errors.Is(err, sandbox.ErrPolicy) ||
+		!strings.Contains(err.Error(), "send the files instead") {
+		t.Errorf("an empty list: %v", err)
+	}
+	if _, err := New(Options{HostDirs: []string{filepath.Join(outside, "missing")}}); !errors.Is(err, sandbox.ErrInvalidSpec) {
+		t.Errorf("a missing allowed dir: %v", err)
 	}
 }

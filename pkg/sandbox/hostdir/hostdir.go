@@ -218,3 +218,46 @@ func callerHome() string {
 	}
 	return home
 }
+
+// Allowed is a list of directories on this host that requests may name
+// (each with everything below it), resolved: what a service whose callers
+// are not trusted allows of its host, by its operator's choice.
+type Allowed []string
+
+// NewAllowed resolves dirs, which must exist and be directories.
+func NewAllowed(dirs []string) (Allowed, error) {
+	out := Allowed{}
+	for _, d := range dirs {
+		abs, err := resolve(d)
+		if err != nil {
+			return nil, fmt.Errorf("allowed host directory %s: %w", d, err)
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("allowed host directory %s is not a directory", d)
+		}
+		out = append(out, abs)
+	}
+	return out, nil
+}
+
+// Check refuses path (wrapping ErrUnsafe) unless it lies within one of
+// the allowed directories once resolved as far as it exists, so that a
+// symlink cannot lead out of them. The what names it ("workspace").
+func (a Allowed) Check(what, path string) error {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		abs, err = resolveExisting(abs)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	for _, dir := range a {
+		if abs == dir || strings.HasPrefix(abs, dir+string(filepath.Separator)) {
+			return nil
+		}
+	}
+	if len(a) == 0 {
+		return fmt.Errorf("%w: %s %s: this sablebox takes no host directories: send the files instead", ErrUnsafe, what, path)
+	}
+	return fmt.Errorf("%w: %s %s is not within the host directories allowed here (%s)", ErrUnsafe, what, path, strings.Join(a, ", "))
+}

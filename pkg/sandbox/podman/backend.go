@@ -233,6 +233,16 @@ func (b *Backend) Close() error {
 func isNotFound(err error) bool { return statusOf(err) == 404 }
 func isConflict(err error) bool { return statusOf(err) == 409 }
 
+// causeOf is the root cause the service names in an error ("image not
+// known"), or "" when it names none.
+func causeOf(err error) string {
+	var model interface{ Cause() error }
+	if errors.As(err, &model) && model.Cause() != nil {
+		return model.Cause().Error()
+	}
+	return ""
+}
+
 func statusOf(err error) int {
 	var model interface{ Code() int }
 	if errors.As(err, &model) {

@@ -84,13 +84,17 @@ func (f *fakeClient) Remove(_ context.Context, id string) error {
 
 // httpError is an error with the service's HTTP status, as the bindings
 // return them.
+// httpError is an error of the service as the bindings give it
+// (errorhandling.ErrorModel): a message, a cause and a status.
 type httpError struct {
-	code int
-	msg  string
+	code  int
+	msg   string
+	cause string
 }
 
 func (e httpError) Error() string { return e.msg }
 func (e httpError) Code() int     { return e.code }
+func (e httpError) Cause() error  { return errors.New(e.cause) }
 
 func goodInfo() *define.Info {
 	return &define.Info{Host: &define.HostInfo{CgroupsVersion: "v2", OCIRuntime: &define.OCIRuntimeInfo{Name: "crun"},
@@ -164,14 +168,18 @@ func TestWeakContainersAreRefusedAndRemoved(t *testing.T) {
 
 func TestCreateErrorsAreClassified(t *testing.T) {
 	b := fakeBackend(t, &fakeClient{}, Options{})
-	if err := b.createError("img", "/p.json", httpError{404, "no such image"}); !errors.Is(err, sandbox.ErrImageMissing) {
+	if err := b.createError("img", "/p.json", httpError{404, "no such image", ""}); !errors.Is(err, sandbox.ErrImageMissing) {
 		t.Errorf("404: %v", err)
 	}
-	if err := b.createError("img", "/p.json", httpError{500, "opening seccomp profile failed: open /p.json: no such file or directory"}); !errors.Is(err, sandbox.ErrUnavailable) ||
+	// Podman 4.3's answer: 500, with the cause to tell it by.
+	if err := b.createError("img", "/p.json", httpError{500, "sablebox-test/nope:1: image not known", "image not known"}); !errors.Is(err, sandbox.ErrImageMissing) {
+		t.Errorf("image not known: %v", err)
+	}
+	if err := b.createError("img", "/p.json", httpError{500, "opening seccomp profile failed: open /p.json: no such file or directory", "no such file or directory"}); !errors.Is(err, sandbox.ErrUnavailable) ||
 		!strings.Contains(err.Error(), "cannot read the seccomp profile at /p.json") {
 		t.Errorf("missing profile: %v", err)
 	}
-	if err := b.createError("img", "/p.json", httpError{500, "boom"}); !strings.Contains(err.Error(), "create container: boom") {
+	if err := b.createError("img", "/p.json", httpError{500, "boom", "boom"}); !strings.Contains(err.Error(), "create container: boom") {
 		t.Errorf("other: %v", err)
 	}
 }
@@ -181,9 +189,9 @@ func TestKillOfAnExitedContainerIsNotAnError(t *testing.T) {
 		err error
 		ok  bool
 	}{
-		{nil, true}, {httpError{409, "container state improper"}, true}, {httpError{404, "no such container"}, true},
-		{httpError{500, "can only kill running containers: " + define.ErrCtrStateInvalid.Error()}, true},
-		{httpError{500, "boom"}, false},
+		{nil, true}, {httpError{409, "container state improper", ""}, true}, {httpError{404, "no such container", ""}, true},
+		{httpError{500, "can only kill running containers: container state improper", define.ErrCtrStateInvalid.Error()}, true},
+		{httpError{500, "boom", "boom"}, false},
 	} {
 		c := &ctr{b: &Backend{client: &fakeClient{killErr: tt.err}}, id: "c1"}
 		if err := c.Kill(context.Background()); (err == nil) != tt.ok {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
@@ -310,13 +311,22 @@ func (b *Backend) profilePath(p *sandbox.SeccompProfile) (string, error) {
 	return path, nil
 }
 
+// Causes the service gives (its errors' "cause" field, there for
+// programs to read) where Podman 4.3 answers 500 and no status tells
+// them apart.
+var (
+	causeImageUnknown = "image not known" // containers/storage's ErrImageUnknown
+	causeNoSuchFile   = syscall.ENOENT.Error()
+	causeStateInvalid = define.ErrCtrStateInvalid.Error()
+)
+
 // createError classifies a failed create.
 func (b *Backend) createError(image, profile string, err error) error {
-	msg := err.Error()
+	cause := causeOf(err)
 	switch {
-	case isNotFound(err) || strings.Contains(msg, "image not known") || strings.Contains(msg, "no such image"):
+	case isNotFound(err) || cause == causeImageUnknown:
 		return missingImage(image)
-	case strings.Contains(msg, "seccomp") && strings.Contains(msg, "no such file"):
+	case cause == causeNoSuchFile && strings.Contains(err.Error(), "seccomp"):
 		return fmt.Errorf("%w: the Podman service cannot read the seccomp profile at %s: put it there "+
 			"(`sablebox profile show`) or set podman-seccomp-dir", sandbox.ErrUnavailable, profile)
 	default:
@@ -379,7 +389,7 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 func (c *ctr) Kill(ctx context.Context) error {
 	err := c.b.client.Kill(ctx, c.id)
 	if err != nil && !isConflict(err) && !isNotFound(err) && !errors.Is(err, define.ErrCtrStateInvalid) &&
-		!strings.Contains(err.Error(), define.ErrCtrStateInvalid.Error()) { // already exited
+		causeOf(err) != causeStateInvalid { // already exited
 		return err
 	}
 	return nil
