@@ -229,6 +229,23 @@ func TestRunThroughDocker(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	})
+	t.Run("output comes back into --output and --json lists it", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		got := sablebox(t, "", "run", "--runtime", "docker", "--json", "--output", out, "--", "python3", "-c",
+			"import os; os.makedirs('/output/d'); open('/output/d/r.txt', 'w').write('result')")
+		var res struct {
+			Files []sandbox.OutputFile `json:"files"`
+		}
+		if err := json.Unmarshal([]byte(got.stdout), &res); err != nil || got.code != 0 {
+			t.Fatalf("%+v: %v", got, err)
+		}
+		if len(res.Files) != 1 || res.Files[0] != (sandbox.OutputFile{Path: "d/r.txt", Bytes: 6}) {
+			t.Errorf("files %+v", res.Files)
+		}
+		if data, err := os.ReadFile(filepath.Join(out, "d", "r.txt")); err != nil || string(data) != "result" {
+			t.Errorf("written output: %q, %v", data, err)
+		}
+	})
 	t.Run("truncation is noted", func(t *testing.T) {
 		got := sablebox(t, "", "run", "--runtime", "docker", "--output-limit", "1k", "--", "python3", "-c", "print('y' * 100000)")
 		if got.code != 0 || len(got.stdout) != 1024 || !strings.Contains(got.stderr, "stdout truncated") {
