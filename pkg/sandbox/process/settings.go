@@ -1,7 +1,9 @@
 package process
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -12,8 +14,13 @@ import (
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
-// KeyRequire is the setting that lists the layers a run must have.
-const KeyRequire = "process-require"
+// The process sandbox's settings' keys.
+const (
+	// KeyRequire lists the layers a run must have.
+	KeyRequire = "process-require"
+	// KeyPython names the interpreter that runs Python tool files.
+	KeyPython = "process-python"
+)
 
 // Settings are the process sandbox's settings.
 var Settings = []setting.Setting{
@@ -28,9 +35,17 @@ var Settings = []setting.Setting{
 			}
 			return nil
 		}},
+	{Key: KeyPython,
+		Help: "absolute path of the python3 that runs tool files in the process sandbox (default /usr/bin/python3, else python3 on PATH); outside /usr/bin its whole prefix is bound read-only",
+		Check: func(v string) error {
+			if v != "" && !filepath.IsAbs(v) {
+				return errors.New("want an absolute path, such as /usr/bin/python3")
+			}
+			return nil
+		}},
 }
 
 // Open returns a process backend configured by v (see Settings).
 func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
-	return New(Options{Require: v.List(KeyRequire), Logger: log, Metrics: m})
+	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), Logger: log, Metrics: m})
 }
