@@ -153,7 +153,11 @@ func (b *Backend) Describe(ctx context.Context) sandbox.Description {
 // python resolves the interpreter that runs tool files.
 func (b *Backend) python() (string, error) {
 	if b.opts.Python != "" {
-		return filepath.EvalSymlinks(b.opts.Python)
+		p, err := filepath.EvalSymlinks(b.opts.Python)
+		if err != nil {
+			return "", fmt.Errorf("the interpreter %s set by process-python is not there (%w): install it or change the setting", b.opts.Python, errors.Unwrap(err))
+		}
+		return p, nil
 	}
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		return "/usr/bin/python3", nil
