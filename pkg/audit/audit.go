@@ -18,6 +18,7 @@ import (
 type Record struct {
 	Time          time.Time      `json:"time"`
 	RunID         string         `json:"run_id"`
+	Caller        string         `json:"caller,omitempty"`
 	Tool          string         `json:"tool,omitempty"`
 	ToolSHA256    string         `json:"tool_sha256,omitempty"`
 	Command       []string       `json:"command,omitempty"`

@@ -27,11 +27,11 @@ type Runs struct {
 func New(reg prometheus.Registerer) (*Runs, error) {
 	m := &Runs{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sablebox_runs_total",
-			Help: "Runs ended, by backend and status (ok, failed, timeout, oom, killed, blocked, error).",
-		}, []string{"backend", "status"}),
+			Name: "sablebox_tool_executions_total",
+			Help: "Tool runs ended, by status (ok, failed, timeout, oom, killed, blocked, error) and backend.",
+		}, []string{"status", "backend"}),
 		toolTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "sablebox_run_duration_seconds",
+			Name:    "sablebox_tool_duration_seconds",
 			Help:    "Wall time of the tool, from its start to its end, by backend.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"backend"}),
@@ -90,7 +90,7 @@ func (m *Runs) Finished(backend, status string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.runs.WithLabelValues(backend, status).Inc()
+	m.runs.WithLabelValues(status, backend).Inc()
 	if d > 0 {
 		m.toolTime.WithLabelValues(backend).Observe(d.Seconds())
 	}

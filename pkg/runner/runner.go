@@ -120,10 +120,13 @@ func New(opts Options) (*Runner, error) {
 
 // Request is one tool run as a caller describes it.
 type Request struct {
-	// ToolPath is a tool file on this host; or set Command.
+	// ToolPath is a tool file on this host; or set Tool or Command.
 	ToolPath string
-	// Lang is the tool file's language (sandbox.Langs); when empty it is
-	// told by the file's #! line, else its extension.
+	// Tool is a tool file by content (name, language, bytes): what a
+	// service hands over. Its Lang, when empty, is told as for ToolPath.
+	Tool *sandbox.ToolFile
+	// Lang is ToolPath's language (sandbox.Langs); when empty it is told
+	// by the file's #! line, else its extension.
 	Lang string
 	// Command runs instead of a tool file.
 	Command []string
@@ -146,6 +149,15 @@ type Request struct {
 	// over: new, or empty and the caller's (see hostdir); it is created if
 	// missing. The sandbox never sees it.
 	Output string
+	// RunID names the run (NewRunID's form: 16 hex digits); a fresh one
+	// when empty.
+	RunID string
+	// Caller names who asked for the run (a service's token name, never
+	// its secret), for the audit record.
+	Caller string
+	// KeepOutput gives the tool /output and returns what it left there in
+	// Result.Files alone, with no host directory (Output implies it).
+	KeepOutput bool
 	// Limits bound the run; zero fields take the defaults.
 	Limits sandbox.Limits
 }
@@ -154,14 +166,19 @@ type Request struct {
 // an error, so that callers can report every run the same way: the Result
 // then has StatusError (or StatusBlocked when a policy refused the run).
 func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) {
-	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: r.opts.Image, Seccomp: r.opts.Seccomp}
+	spec := &sandbox.Spec{RunID: req.RunID, Image: r.opts.Image, Seccomp: r.opts.Seccomp}
+	if spec.RunID == "" {
+		spec.RunID = sandbox.NewRunID()
+	}
 	log := r.log.WithField("run", spec.RunID)
 	res, err := r.run(ctx, spec, req)
 	if err != nil {
 		res = errorResult(spec, res, err)
 	}
 	if r.opts.Audit != nil {
-		if aerr := r.opts.Audit.Append(audit.NewRecord(spec, res, err)); aerr != nil {
+		rec := audit.NewRecord(spec, res, err)
+		rec.Caller = req.Caller
+		if aerr := r.opts.Audit.Append(rec); aerr != nil {
 			log.WithError(aerr).Error("audit record lost")
 			err = errors.Join(err, aerr)
 		}
@@ -228,6 +245,22 @@ func fillSpec(spec *sandbox.Spec, req Request, allowed hostdir.Allowed) (outDir 
 	if req.Lang != "" && req.ToolPath == "" {
 		return "", fmt.Errorf("%w: a language (%s) is for a tool file, not a command", sandbox.ErrInvalidSpec, req.Lang)
 	}
+	if req.ToolPath != "" && req.Tool != nil {
+		return "", fmt.Errorf("%w: give a tool file by path or by content, not both", sandbox.ErrInvalidSpec)
+	}
+	if req.Tool != nil {
+		tool := *req.Tool
+		if len(tool.Content) > MaxToolBytes {
+			return "", fmt.Errorf("%w: the tool is %d bytes; the limit is %d", sandbox.ErrInvalidSpec, len(tool.Content), MaxToolBytes)
+		}
+		if tool.Lang == "" {
+			if tool.Lang, err = sandbox.DetectLang(tool.Name, tool.Content); err != nil {
+				return "", err
+			}
+		}
+		spec.Tool = &tool
+	}
+	spec.Output = req.KeepOutput
 	if req.ToolPath != "" {
 		tool, err := readTool(req.ToolPath)
 		if err != nil {
@@ -444,6 +477,31 @@ func (r *Runner) reap(b sandbox.Backend) error {
 	if n > 0 {
 		r.log.WithField("backend", b.Name()).Infof("reaped %d leftovers of dead runs", n)
 	}
+	return err
+}
+
+// Ready returns the name of the backend runs would use now, or why none
+// can be used: what a service's readiness check asks.
+func (r *Runner) Ready(ctx context.Context) (string, error) {
+	b, _, err := r.backend(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := b.Check(ctx); err != nil {
+		if r.opts.Runtime == "auto" {
+			r.forget(b)
+		}
+		return "", err
+	}
+	return b.Name(), nil
+}
+
+// Validate checks req as Run would before anything runs, so that a
+// service can refuse a bad request at once instead of in a later result.
+// A missing Output directory is created, as Run would.
+func (r *Runner) Validate(req Request) error {
+	spec := &sandbox.Spec{RunID: "validate", Image: r.opts.Image, Seccomp: r.opts.Seccomp}
+	_, err := fillSpec(spec, req, r.hostDirs)
 	return err
 }
 

@@ -223,15 +223,15 @@ func TestAutoReportsWhatItPassedOver(t *testing.T) {
 # HELP sablebox_backend_passed_over_total Times automatic selection passed over a backend that could not run tools, by backend.
 # TYPE sablebox_backend_passed_over_total counter
 sablebox_backend_passed_over_total{backend="docker"} 1
-# HELP sablebox_runs_total Runs ended, by backend and status (ok, failed, timeout, oom, killed, blocked, error).
-# TYPE sablebox_runs_total counter
-sablebox_runs_total{backend=%[1]q,status="failed"} 1
-sablebox_runs_total{backend=%[1]q,status="ok"} 1
+# HELP sablebox_tool_executions_total Tool runs ended, by status (ok, failed, timeout, oom, killed, blocked, error) and backend.
+# TYPE sablebox_tool_executions_total counter
+sablebox_tool_executions_total{backend=%[1]q,status="failed"} 1
+sablebox_tool_executions_total{backend=%[1]q,status="ok"} 1
 `, res.Backend)
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sablebox_runs_total", "sablebox_backend_passed_over_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sablebox_tool_executions_total", "sablebox_backend_passed_over_total"); err != nil {
 		t.Error(err)
 	}
-	if n, err := testutil.GatherAndCount(reg, "sablebox_sandbox_prepare_duration_seconds", "sablebox_run_duration_seconds"); err != nil || n != 2 {
+	if n, err := testutil.GatherAndCount(reg, "sablebox_sandbox_prepare_duration_seconds", "sablebox_tool_duration_seconds"); err != nil || n != 2 {
 		t.Errorf("%d histograms (want one of each for %s), %v", n, res.Backend, err)
 	}
 }

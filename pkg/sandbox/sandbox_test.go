@@ -12,6 +12,7 @@ import (
 
 func validSpec() Spec {
 	return Spec{
+		RunID:   "r1",
 		Command: []string{"true"},
 		Limits:  DefaultLimits(),
 		Seccomp: &SeccompProfile{Name: "t", JSON: []byte(`{}`)},
@@ -25,6 +26,8 @@ func TestSpecValidate(t *testing.T) {
 		want   string // substring of the error; "" means valid
 	}{
 		{"valid command", func(*Spec) {}, ""},
+		{"no run id", func(s *Spec) { s.RunID = "" }, "run id"},
+		{"run id with a slash", func(s *Spec) { s.RunID = "../x" }, "run id"},
 		{"valid tool", func(s *Spec) { s.Command = nil; s.Tool = &ToolFile{Name: "a.py"} }, ""},
 		{"nothing", func(s *Spec) { s.Command = nil }, "nothing to run"},
 		{"both", func(s *Spec) { s.Tool = &ToolFile{Name: "a.py"} }, "not both"},

@@ -112,6 +112,7 @@ func digest(b []byte) string {
 var (
 	envKeyRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	toolNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	runIDRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	reservedEnv = map[string]bool{"HOME": true, "PATH": true, "LANG": true}
 )
 
@@ -128,6 +129,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
 	}
 	switch {
+	case !runIDRE.MatchString(s.RunID):
+		return bad("run id %q: use 1 to 64 letters, digits, '.', '_' and '-' (NewRunID makes one)", s.RunID)
 	case s.Tool == nil && len(s.Command) == 0:
 		return bad("nothing to run: give a tool file or a command")
 	case s.Tool != nil && len(s.Command) > 0:
