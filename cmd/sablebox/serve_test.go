@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sablebox/sablebox/cmd/sablebox/cli"
+	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/server"
+)
+
+// `sablebox serve` on a unix socket: a client with a token runs
+// examples/wordcount.py and gets the result `sablebox run --json` gives; a
+// wrong token gets 401; SIGTERM (the context) ends it and its socket.
+func TestServeOverAUnixSocket(t *testing.T) {
+	requireDocker(t)
+	wordcount, err := filepath.Abs("../../examples/wordcount.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	isolate(t)
+	dir := t.TempDir()
+	var tokens bytes.Buffer
+	tokens.WriteString("tokens:\n")
+	code := cli.Main(context.Background(), []string{"token", "new", "--name", "tester"}, cli.Streams{In: strings.NewReader(""), Out: &tokens, Err: io.Discard})
+	if code != 0 {
+		t.Fatal("token new failed")
+	}
+	secret := "sbx_fixed-for-the-test"
+	tokens.WriteString("  - name: client\n    sha256: " + server.HashToken(secret) + "\n")
+	tokensFile := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(tokensFile, tokens.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "s.sock")
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan int, 1)
+	var serveErr bytes.Buffer
+	go func() {
+		served <- cli.Main(ctx, []string{"serve", "--runtime", "docker", "--tokens", tokensFile, "--listen", "unix://" + sock},
+			cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: &serveErr})
+	}()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, err := os.Stat(sock); err == nil && st.Mode().Perm() == server.SocketMode {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no socket: %s", serveErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tool, err := os.ReadFile(wordcount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const input = "the cat the dog the end\n"
+	body, _ := json.Marshal(server.RunRequest{Tool: &server.ToolSource{Source: string(tool), Lang: "python"},
+		Args: []string{"--top", "2"}, Stdin: input, Wait: true})
+	post := func(token string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("POST", "http://sablebox/v1/runs", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, data
+	}
+	resp, data := post(secret)
+	var viaServer sandbox.Result
+	if err := json.Unmarshal(data, &viaServer); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %s: %v", resp.StatusCode, data, err)
+	}
+	local := sablebox(t, input, "run", "--runtime", "docker", "--json", wordcount, "--", "--top", "2")
+	var viaCLI sandbox.Result
+	if err := json.Unmarshal([]byte(local.stdout), &viaCLI); err != nil {
+		t.Fatalf("%+v: %v", local, err)
+	}
+	if viaServer.Status != viaCLI.Status || viaServer.ExitCode != viaCLI.ExitCode || viaServer.Stdout.String() != viaCLI.Stdout.String() ||
+		viaServer.Backend != viaCLI.Backend || viaServer.Image != viaCLI.Image || viaServer.Seccomp != viaCLI.Seccomp || viaServer.Limits != viaCLI.Limits {
+		t.Errorf("through the service:\n%+v\nthrough the CLI:\n%+v", viaServer, viaCLI)
+	}
+	if resp, data := post("sbx_wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong token: %d %s", resp.StatusCode, data)
+	}
+	stop()
+	select {
+	case code := <-served:
+		if code != 0 {
+			t.Errorf("serve exited %d: %s", code, serveErr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Error("the socket outlived the server")
+	}
+}
