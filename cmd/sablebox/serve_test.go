@@ -98,6 +98,28 @@ func TestServeOverAUnixSocket(t *testing.T) {
 	if resp, data := post("sbx_wrong"); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a wrong token: %d %s", resp.StatusCode, data)
 	}
+	// `sablebox run --server` gives what a local run gives, exit codes too.
+	t.Setenv("SABLEBOX_TOKEN", secret)
+	remote := sablebox(t, input, "run", "--server", "unix://"+sock, wordcount, "--", "--top", "2")
+	if remote.code != 0 || remote.stdout != viaCLI.Stdout.String() {
+		t.Errorf("run --server: %+v", remote)
+	}
+	out := filepath.Join(dir, "out")
+	got := sablebox(t, "", "run", "--server", "unix://"+sock, "--output", out, "--timeout", "5s", "--", "sh", "-c", "echo r > /output/r.txt; exit 3")
+	if data, err := os.ReadFile(filepath.Join(out, "r.txt")); got.code != 3 || err != nil || string(data) != "r\n" {
+		t.Errorf("run --server with an output dir: %+v, %q, %v", got, data, err)
+	}
+	if got := sablebox(t, "", "run", "--server", "unix://"+sock, "--timeout", "1s", "--", "sleep", "10"); got.code != 124 {
+		t.Errorf("run --server past its timeout: %+v", got)
+	}
+	if got := sablebox(t, "", "run", "--server", "unix://"+sock, "--memory", "8g", "--", "true"); got.code != 126 ||
+		!strings.Contains(got.stderr, "ceiling") {
+		t.Errorf("run --server above the ceiling: %+v", got)
+	}
+	t.Setenv("SABLEBOX_TOKEN", "sbx_wrong")
+	if got := sablebox(t, "", "run", "--server", "unix://"+sock, "--", "true"); got.code != 125 || !strings.Contains(got.stderr, "not known") {
+		t.Errorf("run --server with a wrong token: %+v", got)
+	}
 	stop()
 	select {
 	case code := <-served:

@@ -41,7 +41,15 @@ const (
 	KeyLogFormat = "log-format"
 	KeyLogLevel  = "log-level"
 	KeyAuditFile = "audit-file"
+	// KeyServer names a `sablebox serve` service to run through (also
+	// SABLEBOX_HOST), and KeyToken the token it takes.
+	KeyServer = "server"
+	KeyToken  = "token"
 )
+
+// EnvHost is the other variable that sets KeyServer, as DOCKER_HOST names
+// a daemon.
+const EnvHost = EnvPrefix + "_HOST"
 
 // EnvPrefix prefixes the environment variables that set each key.
 const EnvPrefix = "SABLEBOX"
@@ -71,6 +79,9 @@ type Config struct {
 	AuditFile string
 	// Settings are the backends' own settings (runner.Settings), by key.
 	Settings setting.Values
+	// Server is a service to run through ("" for a local run), and Token
+	// the token it takes.
+	Server, Token string
 }
 
 // SetDefaults registers every key's default in v.
@@ -96,6 +107,7 @@ func NewViper(file string) (*viper.Viper, error) {
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	_ = v.BindEnv(KeyServer, EnvName(KeyServer), EnvHost) // both name it; the first set wins
 	if file != "" {
 		v.SetConfigFile(file)
 	} else {
@@ -149,6 +161,7 @@ func knownKeys() []string {
 // coreKeys are the keys of the settings that are not a backend's.
 var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
+	KeyServer, KeyToken,
 }
 
 // Load reads and validates every setting from v. flags are the command's
@@ -169,6 +182,8 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 		LogFormat: l.str(KeyLogFormat),
 		LogLevel:  l.str(KeyLogLevel),
 		AuditFile: l.str(KeyAuditFile),
+		Server:    l.str(KeyServer),
+		Token:     l.str(KeyToken),
 		Limits:    sandbox.DefaultLimits(),
 		Settings:  l.backendSettings(),
 	}
@@ -344,6 +359,7 @@ func UnknownEnv(env []string) []string {
 	for _, n := range notSettings {
 		known[n] = true
 	}
+	known[EnvHost] = true
 	var unknown []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")

@@ -3,10 +3,12 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 )
 
 // writeOutput writes the files a tool left in /output into dir, as this
@@ -45,4 +47,54 @@ func writeFile(root *os.Root, f sandbox.File) error {
 	}
 	_, err = out.Write(f.Content)
 	return errors.Join(err, out.Close())
+}
+
+// WriteOutput writes files (a run's Result.Files, fetched) into dir as
+// Run does for Request.Output: dir must pass hostdir.Output first.
+func WriteOutput(dir string, files []sandbox.File) error { return writeOutput(dir, files) }
+
+// FilesFromDir reads a workspace directory (checked by hostdir's rules)
+// as files by content, for a run that cannot bind it: regular files only,
+// within sandbox.MaxFiles and sandbox.MaxFileBytes; a link or special
+// file is refused rather than followed or dropped.
+func FilesFromDir(dir string) ([]sandbox.File, error) {
+	abs, err := hostdir.Workspace(dir)
+	if err != nil {
+		return nil, hostDirError(err)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: workspace: %v", sandbox.ErrInvalidSpec, err)
+	}
+	defer root.Close()
+	var files []sandbox.File
+	var total int64
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file (%s): a workspace sent by content holds regular files only", rel, info.Mode().Type())
+		}
+		if total += info.Size(); len(files) >= sandbox.MaxFiles || total > sandbox.MaxFileBytes {
+			return fmt.Errorf("more than %d files or %d MiB", sandbox.MaxFiles, sandbox.MaxFileBytes>>20)
+		}
+		content, err := root.ReadFile(rel)
+		if err != nil {
+			return err
+		}
+		files = append(files, sandbox.File{Path: rel, Content: content, Executable: info.Mode()&0o111 != 0})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: workspace %s: %v", sandbox.ErrInvalidSpec, dir, err)
+	}
+	return files, nil
 }

@@ -262,16 +262,9 @@ func fillSpec(spec *sandbox.Spec, req Request, allowed hostdir.Allowed) (outDir 
 	}
 	spec.Output = req.KeepOutput
 	if req.ToolPath != "" {
-		tool, err := readTool(req.ToolPath)
-		if err != nil {
+		if spec.Tool, err = ReadTool(req.ToolPath, req.Lang); err != nil {
 			return "", err
 		}
-		if tool.Lang = req.Lang; tool.Lang == "" {
-			if tool.Lang, err = sandbox.DetectLang(filepath.Base(req.ToolPath), tool.Content); err != nil {
-				return "", err
-			}
-		}
-		spec.Tool = tool
 	}
 	for _, d := range []struct{ what, path string }{{"workspace", req.Workspace}, {"output", req.Output}} {
 		if d.path != "" && allowed != nil {
@@ -295,6 +288,21 @@ func fillSpec(spec *sandbox.Spec, req Request, allowed hostdir.Allowed) (outDir 
 }
 
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// ReadTool reads the tool file at path (at most MaxToolBytes) with its
+// language: lang, or else the one its #! line or extension tells.
+func ReadTool(path, lang string) (*sandbox.ToolFile, error) {
+	tool, err := readTool(path)
+	if err != nil {
+		return nil, err
+	}
+	if tool.Lang = lang; tool.Lang == "" {
+		if tool.Lang, err = sandbox.DetectLang(filepath.Base(path), tool.Content); err != nil {
+			return nil, err
+		}
+	}
+	return tool, nil
+}
 
 func readTool(path string) (*sandbox.ToolFile, error) {
 	st, err := os.Stat(path)

@@ -158,6 +158,26 @@ func (r *Result) Finish(toolCode int) {
 	r.ExitCode = ExitCodeFor(r.Status, toolCode)
 }
 
+// UnmarshalJSON reads what MarshalJSON wrote. The files come back as
+// their paths alone (Content nil): a client fetches their bytes apart.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	type plain Result
+	var in struct {
+		plain
+		DurationMS float64      `json:"duration_ms"`
+		Files      []OutputFile `json:"files"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*r = Result(in.plain)
+	r.Duration = time.Duration(in.DurationMS * float64(time.Millisecond))
+	for _, f := range in.Files {
+		r.Files = append(r.Files, File{Path: f.Path, Executable: f.Executable})
+	}
+	return nil
+}
+
 // Output is one captured stream.
 type Output struct {
 	// Data holds the first bytes of the stream, unchanged.

@@ -152,7 +152,8 @@ func (p *Policy) limits(req *Limits) (sandbox.Limits, error) {
 		return l, nil
 	}
 	above := func(what string, got, ceiling any) error {
-		return badRequest("limit_above_ceiling", "%s %v is above this token's ceiling of %v", what, got, ceiling)
+		return &apiError{status: http.StatusForbidden, code: "limit_above_ceiling",
+			message: fmt.Sprintf("%s %v is above this token's ceiling of %v", what, got, ceiling)}
 	}
 	if req.TimeoutSeconds < 0 || req.MemoryBytes < 0 || req.CPUs < 0 || req.Pids < 0 || req.OutputBytes < 0 {
 		return l, badRequest("invalid_request", "limits must not be negative")

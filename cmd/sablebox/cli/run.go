@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -60,6 +59,8 @@ a policy refused the run. With --json, one result object is printed.`,
 	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
 	f.String(config.KeyOutput, "", "host directory that receives, after the run, the files the tool wrote to /output")
 	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
+	f.String(config.KeyServer, "", "run through a `sablebox serve` service: unix:///path.sock or https://host:port (also "+config.EnvHost+")")
+	f.String(config.KeyToken, "", "the service's token (better: SABLEBOX_TOKEN, which no process listing shows)")
 	return cmd
 }
 
@@ -92,6 +93,9 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 	if f, ok := a.streams.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		req.Stdin = a.streams.In // piped or redirected: pass it on
 	}
+	if cfg.Server != "" {
+		return a.runRemote(cmd, req)
+	}
 	opts := a.runnerOptions()
 	if cfg.AuditFile != "" {
 		log, err := audit.Open(cfg.AuditFile)
@@ -108,21 +112,7 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 	defer r.Close()
 
 	res, err := r.Run(cmd.Context(), req)
-	if cfg.JSON {
-		enc := json.NewEncoder(a.streams.Out)
-		if encErr := enc.Encode(res); encErr != nil && err == nil {
-			err = fmt.Errorf("write result: %w", encErr)
-		}
-	} else {
-		a.report(res)
-	}
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return exitError{res.ExitCode}
-	}
-	return nil
+	return a.finish(res, err)
 }
 
 // report copies the tool's output to ours and adds one line for anything
