@@ -15,7 +15,10 @@ import (
 // code can call it unconditionally.
 type Runs struct {
 	runs       *prometheus.CounterVec
+	failures   *prometheus.CounterVec
 	toolTime   *prometheus.HistogramVec
+	cpuTime    *prometheus.HistogramVec
+	reaped     *prometheus.CounterVec
 	prepare    *prometheus.HistogramVec
 	cleanup    *prometheus.CounterVec
 	passedOver *prometheus.CounterVec
@@ -30,6 +33,19 @@ func New(reg prometheus.Registerer) (*Runs, error) {
 			Name: "sablebox_tool_executions_total",
 			Help: "Tool runs ended, by status (ok, failed, timeout, oom, killed, blocked, error) and backend.",
 		}, []string{"status", "backend"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_tool_failures_total",
+			Help: "Tool runs that did not end ok, by error type (failed, timeout, oom, killed, blocked, error) and backend.",
+		}, []string{"error_type", "backend"}),
+		cpuTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sablebox_tool_cpu_seconds",
+			Help:    "CPU time a tool run used, by backend, where the backend can tell.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"backend"}),
+		reaped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_orphans_reaped_total",
+			Help: "Leftovers of dead runs (containers, volumes, run dirs, cgroups) a sweep removed, by backend.",
+		}, []string{"backend"}),
 		toolTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sablebox_tool_duration_seconds",
 			Help:    "Wall time of the tool, from its start to its end, by backend.",
@@ -54,6 +70,15 @@ func New(reg prometheus.Registerer) (*Runs, error) {
 	}
 	var err error
 	m.runs, err = register(reg, m.runs)
+	if err == nil {
+		m.failures, err = register(reg, m.failures)
+	}
+	if err == nil {
+		m.cpuTime, err = register(reg, m.cpuTime)
+	}
+	if err == nil {
+		m.reaped, err = register(reg, m.reaped)
+	}
 	if err == nil {
 		m.toolTime, err = register(reg, m.toolTime)
 	}
@@ -85,14 +110,28 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 }
 
 // Finished counts a run that ended with status on backend ("" when none
-// was picked), whose tool ran for d (0: it never started).
-func (m *Runs) Finished(backend, status string, d time.Duration) {
+// was picked), whose tool ran for d (0: it never started) and used cpu
+// (0: unknown).
+func (m *Runs) Finished(backend, status string, d, cpu time.Duration) {
 	if m == nil {
 		return
 	}
 	m.runs.WithLabelValues(status, backend).Inc()
+	if status != "ok" {
+		m.failures.WithLabelValues(status, backend).Inc()
+	}
 	if d > 0 {
 		m.toolTime.WithLabelValues(backend).Observe(d.Seconds())
+	}
+	if cpu > 0 {
+		m.cpuTime.WithLabelValues(backend).Observe(cpu.Seconds())
+	}
+}
+
+// Reaped counts n leftovers of dead runs a sweep of backend removed.
+func (m *Runs) Reaped(backend string, n int) {
+	if m != nil && n > 0 {
+		m.reaped.WithLabelValues(backend).Add(float64(n))
 	}
 }
 

@@ -183,7 +183,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 			err = errors.Join(err, aerr)
 		}
 	}
-	r.metrics.Finished(res.Backend, string(res.Status), res.Duration)
+	r.metrics.Finished(res.Backend, string(res.Status), res.Duration, res.CPUTime)
 	log.WithFields(logrus.Fields{
 		"backend": res.Backend, "status": res.Status, "exit": res.ExitCode, "duration": res.Duration,
 	}).Info("run finished")
@@ -482,6 +482,7 @@ func (r *Runner) reap(b sandbox.Backend) error {
 	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
 	defer cancel()
 	n, err := b.Reap(ctx)
+	r.metrics.Reaped(b.Name(), n)
 	if n > 0 {
 		r.log.WithField("backend", b.Name()).Infof("reaped %d leftovers of dead runs", n)
 	}

@@ -85,6 +85,9 @@ type Result struct {
 	Stderr Output `json:"stderr"`
 	// Duration is the wall time from start to end of the tool.
 	Duration time.Duration `json:"-"`
+	// CPUTime is the CPU time the tool and all it started used, where the
+	// backend can tell (0: unknown); the JSON gives it as cpu_ms.
+	CPUTime time.Duration `json:"-"`
 	// Backend is the backend that ran the tool.
 	Backend string `json:"backend"`
 	// Image is the image the tool ran in, where the backend has images.
@@ -139,11 +142,17 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	for _, f := range r.Files {
 		files = append(files, OutputFile{Path: f.Path, Bytes: len(f.Content), Executable: f.Executable})
 	}
+	var cpu *float64
+	if r.CPUTime > 0 {
+		ms := float64(r.CPUTime.Microseconds()) / 1000
+		cpu = &ms
+	}
 	return json.Marshal(struct {
 		plain
 		DurationMS float64      `json:"duration_ms"`
+		CPUMS      *float64     `json:"cpu_ms,omitempty"`
 		Files      []OutputFile `json:"files,omitempty"`
-	}{plain(r), float64(r.Duration.Microseconds()) / 1000, files})
+	}{plain(r), float64(r.Duration.Microseconds()) / 1000, cpu, files})
 }
 
 // Finish sets Status and ExitCode from the tool's exit code, unless a
@@ -165,6 +174,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	var in struct {
 		plain
 		DurationMS float64      `json:"duration_ms"`
+		CPUMS      float64      `json:"cpu_ms"`
 		Files      []OutputFile `json:"files"`
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
@@ -172,6 +182,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	}
 	*r = Result(in.plain)
 	r.Duration = time.Duration(in.DurationMS * float64(time.Millisecond))
+	r.CPUTime = time.Duration(in.CPUMS * float64(time.Millisecond))
 	for _, f := range in.Files {
 		r.Files = append(r.Files, File{Path: f.Path, Executable: f.Executable})
 	}

@@ -94,6 +94,12 @@ type Verifier interface {
 	Verify(res *sandbox.Result) error
 }
 
+// CPUReporter is a Sandbox that can tell the CPU time its tool used,
+// asked once the tool has ended.
+type CPUReporter interface {
+	CPUTime() (time.Duration, bool)
+}
+
 // Streams tell how the tool's output ends.
 type Streams struct {
 	// Drained closes when the output has ended.
@@ -232,6 +238,11 @@ func (p *Prepared) run(ctx context.Context) (*sandbox.Result, error) {
 		}
 	}
 	res.Finish(code)
+	if c, ok := sb.(CPUReporter); ok {
+		if cpu, known := c.CPUTime(); known {
+			res.CPUTime = cpu
+		}
+	}
 	if v, ok := sb.(Verifier); ok && (res.Status == sandbox.StatusOK || res.Status == sandbox.StatusFailed) {
 		if err := v.Verify(res); err != nil {
 			return nil, err

@@ -118,7 +118,11 @@ type ctr struct {
 	waitErrC <-chan error
 	stopWait context.CancelFunc
 	watch    *engine.OOMWatch // nil where OOMs are left to Docker alone
+	cpu      *engine.CPUMeter // nil where the cgroup cannot be read
 }
+
+// CPUTime is the container's CPU time as its cgroup last showed it.
+func (c *ctr) CPUTime() (time.Duration, bool) { return c.cpu.Stop() }
 
 func (c *ctr) Degraded() []string { return c.degraded }
 
@@ -165,18 +169,28 @@ func (c *ctr) Start(ctx context.Context) error {
 		// Docker 20.10 on cgroup v1 now and then records no OOM kill:
 		// watch the container's memory cgroup too (an OOM before the
 		// watch is in the cgroup's counter).
-		c.watch = engine.WatchOOM(dockerCgroups(c.id))
+		c.watch = engine.WatchOOM(dockerCgroups("memory", c.id))
+		c.cpu = engine.MeterCPU(append(dockerCgroups("cpuacct", c.id), dockerCgroupsV2(c.id)...))
 	}
 	go feedStdin(c.hj, c.stdin)
 	return nil
 }
 
-// dockerCgroups are where Docker puts a container's memory cgroup on v1:
-// with the cgroupfs driver, then with systemd's.
-func dockerCgroups(id string) []string {
+// dockerCgroups are where Docker puts a container's cgroup of a v1
+// controller: with the cgroupfs driver, then with systemd's.
+func dockerCgroups(controller, id string) []string {
+	root := filepath.Join(engine.V1Root, controller)
 	return []string{
-		filepath.Join(engine.V1MemoryRoot, "docker", id),
-		filepath.Join(engine.V1MemoryRoot, "system.slice", "docker-"+id+".scope"),
+		filepath.Join(root, "docker", id),
+		filepath.Join(root, "system.slice", "docker-"+id+".scope"),
+	}
+}
+
+// dockerCgroupsV2 are the same on the unified hierarchy.
+func dockerCgroupsV2(id string) []string {
+	return []string{
+		filepath.Join(engine.V1Root, "docker", id),
+		filepath.Join(engine.V1Root, "system.slice", "docker-"+id+".scope"),
 	}
 }
 
@@ -195,6 +209,7 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 }
 
 func (c *ctr) Kill(ctx context.Context) error {
+	c.cpu.Sample() // the cgroup goes with the container
 	err := c.b.client.ContainerKill(ctx, c.id, "KILL")
 	if err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
 		return err
@@ -233,6 +248,7 @@ func (c *ctr) Remove() error {
 		c.hj.Close()
 	}
 	c.watch.Close()
+	c.cpu.Stop()
 	return c.b.remove(c.id)
 }
 

@@ -96,6 +96,7 @@ type ctr struct {
 	id      string
 	sock    io.Closer        // the attach connection, once attached
 	watch   *engine.OOMWatch // nil where OOMs are left to Podman alone
+	cpu     *engine.CPUMeter // nil where the cgroup cannot be read
 	drained <-chan struct{}  // closes when the attach stream ends; nil: none
 }
 
@@ -177,7 +178,8 @@ func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 	}
 	if IsLocal(c.b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
-		c.watch = engine.WatchOOM(containerCgroups(c.id))
+		c.watch = engine.WatchOOM(containerCgroups("memory", c.id))
+		c.cpu = engine.MeterCPU(append(containerCgroups("cpuacct", c.id), containerCgroups("", c.id)...))
 	}
 	return lifecycle.Streams{Drained: drained, Abort: func() { sock.Close() }}, nil
 }
@@ -334,12 +336,14 @@ func (b *Backend) createError(image, profile string, err error) error {
 	}
 }
 
-// containerCgroups are where Podman puts a container's cgroup under the
-// memory controller: with the cgroupfs manager, then with systemd's.
-func containerCgroups(id string) []string {
+// containerCgroups are where Podman puts a container's cgroup under a v1
+// controller ("" for the unified hierarchy): with the cgroupfs manager,
+// then with systemd's.
+func containerCgroups(controller, id string) []string {
+	root := filepath.Join(engine.V1Root, controller)
 	return []string{
-		filepath.Join(engine.V1MemoryRoot, "libpod_parent", "libpod-"+id),
-		filepath.Join(engine.V1MemoryRoot, "machine.slice", "libpod-"+id+".scope"),
+		filepath.Join(root, "libpod_parent", "libpod-"+id),
+		filepath.Join(root, "machine.slice", "libpod-"+id+".scope"),
 	}
 }
 
@@ -386,7 +390,11 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 	}
 }
 
+// CPUTime is the container's CPU time as its cgroup last showed it.
+func (c *ctr) CPUTime() (time.Duration, bool) { return c.cpu.Stop() }
+
 func (c *ctr) Kill(ctx context.Context) error {
+	c.cpu.Sample() // the cgroup goes with the container
 	err := c.b.client.Kill(ctx, c.id)
 	if err != nil && !isConflict(err) && !isNotFound(err) && !errors.Is(err, define.ErrCtrStateInvalid) &&
 		causeOf(err) != causeStateInvalid { // already exited
@@ -424,6 +432,7 @@ func (c *ctr) Remove() error {
 		c.sock.Close()
 	}
 	c.watch.Close()
+	c.cpu.Stop()
 	return c.b.remove(c.id)
 }
 

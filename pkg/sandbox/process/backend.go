@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -409,6 +410,7 @@ type stage1 struct {
 	errR      *os.File   // stage 1's exec mark and setup errors come from here
 	childEnds []*os.File // the ends stage 1 holds, closed here once it runs
 	started   bool
+	killedCPU time.Duration // the tree's CPU time when it was killed
 
 	waitOnce sync.Once // cmd.Wait, once: by Wait or by Remove
 	waitErr  error
@@ -532,9 +534,48 @@ func (s *stage1) Wait(context.Context) (int, error) {
 
 // Kill kills the whole tree.
 func (s *stage1) Kill(context.Context) error {
+	if s.cg != nil {
+		// What the live tree used, before it dies unreaped.
+		s.killedCPU = treeCPU(s.cg.procs())
+	}
 	s.killAll()
 	return nil
 }
+
+// CPUTime is stage 1's rusage: it is the init of the tool's tree and
+// reaps all of it, so the tree's CPU time is in it; for a tree killed
+// before it was reaped, what its cgroup's processes had used then.
+func (s *stage1) CPUTime() (time.Duration, bool) {
+	if s.cmd.ProcessState == nil {
+		return 0, false
+	}
+	return max(s.cmd.ProcessState.UserTime()+s.cmd.ProcessState.SystemTime(), s.killedCPU), true
+}
+
+// treeCPU sums the CPU time of live processes and of the children each
+// has reaped (/proc/PID/stat utime, stime, cutime, cstime).
+func treeCPU(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) < 15 {
+			continue
+		}
+		for _, f := range fields[11:15] { // utime stime cutime cstime: fields 14 to 17
+			n, _ := strconv.ParseInt(f, 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times on Linux.
+const clockTicks = 100
 
 // OOMKilled reads the cgroup's OOM counter; without a cgroup there is no
 // OOM kill (RLIMIT_AS makes allocations fail instead).

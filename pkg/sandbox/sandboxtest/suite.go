@@ -70,6 +70,21 @@ func behaviours() []behaviour {
 			check:   wantStatus(sandbox.StatusFailed, 7, ""),
 		},
 		{
+			name: "the CPU time a tool used is reported",
+			tool: `
+import time
+start = time.process_time()
+while time.process_time() - start < 0.4:
+    pass
+`,
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if r.CPUTime < 300*time.Millisecond || r.CPUTime > 2*r.Duration+200*time.Millisecond {
+					t.Errorf("cpu time %v for 0.4 s of busy loop in %v", r.CPUTime, r.Duration)
+				}
+			},
+		},
+		{
 			name:  "arguments reach the tool",
 			tool:  `import sys; print(sys.argv[1:])`,
 			setup: func(_ *testing.T, s *sandbox.Spec) { s.Args = []string{"a b", "--c"} },
