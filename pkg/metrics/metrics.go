@@ -18,6 +18,7 @@ type Runs struct {
 	failures   *prometheus.CounterVec
 	toolTime   *prometheus.HistogramVec
 	cpuTime    *prometheus.HistogramVec
+	nearLimit  *prometheus.CounterVec
 	reaped     *prometheus.CounterVec
 	prepare    *prometheus.HistogramVec
 	cleanup    *prometheus.CounterVec
@@ -41,6 +42,10 @@ func New(reg prometheus.Registerer) (*Runs, error) {
 			Name:    "sablebox_tool_cpu_seconds",
 			Help:    "CPU time a tool run used, by backend, where the backend can tell.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"backend"}),
+		nearLimit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_tool_cpu_near_limit_total",
+			Help: "Tool runs that used 90% or more of the CPU time their limits allow (timeout × cpus), by backend: a CPU bomb, when it repeats.",
 		}, []string{"backend"}),
 		reaped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_orphans_reaped_total",
@@ -80,6 +85,9 @@ func New(reg prometheus.Registerer) (*Runs, error) {
 		m.reaped, err = register(reg, m.reaped)
 	}
 	if err == nil {
+		m.nearLimit, err = register(reg, m.nearLimit)
+	}
+	if err == nil {
 		m.toolTime, err = register(reg, m.toolTime)
 	}
 	if err == nil {
@@ -109,10 +117,14 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, nil
 }
 
+// NearLimit is the share of its CPU allowance from which a run counts as
+// near its limit.
+const NearLimit = 0.9
+
 // Finished counts a run that ended with status on backend ("" when none
 // was picked), whose tool ran for d (0: it never started) and used cpu
-// (0: unknown).
-func (m *Runs) Finished(backend, status string, d, cpu time.Duration) {
+// (0: unknown) of the allowance its limits gave (timeout × cpus).
+func (m *Runs) Finished(backend, status string, d, cpu, allowance time.Duration) {
 	if m == nil {
 		return
 	}
@@ -125,6 +137,9 @@ func (m *Runs) Finished(backend, status string, d, cpu time.Duration) {
 	}
 	if cpu > 0 {
 		m.cpuTime.WithLabelValues(backend).Observe(cpu.Seconds())
+		if allowance > 0 && cpu.Seconds() >= NearLimit*allowance.Seconds() {
+			m.nearLimit.WithLabelValues(backend).Inc()
+		}
 	}
 }
 

@@ -183,7 +183,8 @@ func (r *Runner) Run(ctx context.Context, req Request) (*sandbox.Result, error) 
 			err = errors.Join(err, aerr)
 		}
 	}
-	r.metrics.Finished(res.Backend, string(res.Status), res.Duration, res.CPUTime)
+	allowance := time.Duration(float64(res.Limits.Timeout) * res.Limits.CPUs)
+	r.metrics.Finished(res.Backend, string(res.Status), res.Duration, res.CPUTime, allowance)
 	log.WithFields(logrus.Fields{
 		"backend": res.Backend, "status": res.Status, "exit": res.ExitCode, "duration": res.Duration,
 	}).Info("run finished")
