@@ -62,7 +62,10 @@ func WatchOOM(candidates []string) *OOMWatch {
 	w := &OOMWatch{dir: dir, efd: efd, ofd: ofd, done: make(chan struct{})}
 	reg := fmt.Sprintf("%d %d", efd, ofd.Fd())
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.event_control"), []byte(reg), 0); err != nil {
-		w.Close()
+		// The container may be gone already (a tool that exits at once).
+		// No reader runs yet, so there is nothing to wait for.
+		unix.Close(efd)
+		ofd.Close()
 		return nil
 	}
 	// An OOM before the registration is in the counter.
