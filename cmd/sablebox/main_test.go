@@ -247,6 +247,19 @@ func TestRunThroughDocker(t *testing.T) {
 			t.Errorf("written output: %q, %v", data, err)
 		}
 	})
+	t.Run("--metrics-file writes the run's counters for node_exporter", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "sablebox.prom")
+		if got := sablebox(t, "", "run", "--runtime", "docker", "--metrics-file", file, "--", "false"); got.code != 1 {
+			t.Fatalf("%+v", got)
+		}
+		data, err := os.ReadFile(file)
+		for _, want := range []string{`sablebox_tool_executions_total{backend="docker",status="failed"} 1`,
+			`sablebox_tool_failures_total{backend="docker",error_type="failed"} 1`} {
+			if err != nil || !strings.Contains(string(data), want) {
+				t.Errorf("metrics file lacks %q (%v):\n%s", want, err, data)
+			}
+		}
+	})
 	t.Run("truncation is noted", func(t *testing.T) {
 		got := sablebox(t, "", "run", "--runtime", "docker", "--output-limit", "1k", "--", "python3", "-c", "print('y' * 100000)")
 		if got.code != 0 || len(got.stdout) != 1024 || !strings.Contains(got.stderr, "stdout truncated") {

@@ -45,6 +45,9 @@ const (
 	// SABLEBOX_HOST), and KeyToken the token it takes.
 	KeyServer = "server"
 	KeyToken  = "token"
+	// KeyMetricsFile names a file that receives the run's metrics in the
+	// textfile format of node_exporter's textfile collector.
+	KeyMetricsFile = "metrics-file"
 )
 
 // EnvHost is the other variable that sets KeyServer, as DOCKER_HOST names
@@ -82,6 +85,8 @@ type Config struct {
 	// Server is a service to run through ("" for a local run), and Token
 	// the token it takes.
 	Server, Token string
+	// MetricsFile receives the run's metrics (node_exporter textfile).
+	MetricsFile string
 }
 
 // SetDefaults registers every key's default in v.
@@ -161,7 +166,7 @@ func knownKeys() []string {
 // coreKeys are the keys of the settings that are not a backend's.
 var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
-	KeyServer, KeyToken,
+	KeyServer, KeyToken, KeyMetricsFile,
 }
 
 // Load reads and validates every setting from v. flags are the command's
@@ -170,22 +175,23 @@ var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, Key
 func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 	l := &loader{v: v, flags: flags}
 	c := &Config{
-		Runtime:   l.str(KeyRuntime),
-		Image:     l.str(KeyImage),
-		Workspace: l.str(KeyWorkspace),
-		Lang:      l.str(KeyLang),
-		Output:    l.str(KeyOutput),
-		Env:       v.GetStringSlice(KeyEnv),
-		JSON:      l.boolean(KeyJSON),
-		Quiet:     l.boolean(KeyQuiet),
-		RawOutput: l.boolean(KeyRawOutput),
-		LogFormat: l.str(KeyLogFormat),
-		LogLevel:  l.str(KeyLogLevel),
-		AuditFile: l.str(KeyAuditFile),
-		Server:    l.str(KeyServer),
-		Token:     l.str(KeyToken),
-		Limits:    sandbox.DefaultLimits(),
-		Settings:  l.backendSettings(),
+		Runtime:     l.str(KeyRuntime),
+		Image:       l.str(KeyImage),
+		Workspace:   l.str(KeyWorkspace),
+		Lang:        l.str(KeyLang),
+		Output:      l.str(KeyOutput),
+		Env:         v.GetStringSlice(KeyEnv),
+		JSON:        l.boolean(KeyJSON),
+		Quiet:       l.boolean(KeyQuiet),
+		RawOutput:   l.boolean(KeyRawOutput),
+		LogFormat:   l.str(KeyLogFormat),
+		LogLevel:    l.str(KeyLogLevel),
+		AuditFile:   l.str(KeyAuditFile),
+		Server:      l.str(KeyServer),
+		MetricsFile: l.str(KeyMetricsFile),
+		Token:       l.str(KeyToken),
+		Limits:      sandbox.DefaultLimits(),
+		Settings:    l.backendSettings(),
 	}
 	if !slices.Contains(Runtimes, c.Runtime) {
 		l.fail(KeyRuntime, "want one of "+strings.Join(Runtimes, ", "))

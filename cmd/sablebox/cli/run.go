@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -59,6 +60,7 @@ a policy refused the run. With --json, one result object is printed.`,
 	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
 	f.String(config.KeyOutput, "", "host directory that receives, after the run, the files the tool wrote to /output")
 	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
+	f.String(config.KeyMetricsFile, "", "write the run's metrics to this file, in node_exporter's textfile format")
 	f.String(config.KeyServer, "", "run through a `sablebox serve` service: unix:///path.sock or https://host:port (also "+config.EnvHost+")")
 	f.String(config.KeyToken, "", "the service's token (better: SABLEBOX_TOKEN, which no process listing shows)")
 	return cmd
@@ -105,6 +107,11 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 		defer log.Close()
 		opts.Audit = log
 	}
+	var reg *prometheus.Registry
+	if cfg.MetricsFile != "" {
+		reg = prometheus.NewRegistry()
+		opts.Registry = reg
+	}
 	r, err := runner.New(opts)
 	if err != nil {
 		return err
@@ -112,6 +119,13 @@ func (a *app) run(cmd *cobra.Command, req runner.Request) error {
 	defer r.Close()
 
 	res, err := r.Run(cmd.Context(), req)
+	if reg != nil {
+		// Written whole or not at all (a temp file renamed into place),
+		// for node_exporter's textfile collector.
+		if werr := prometheus.WriteToTextfile(cfg.MetricsFile, reg); werr != nil {
+			a.log.WithError(werr).Error("metrics file not written")
+		}
+	}
 	return a.finish(res, err)
 }
 
