@@ -53,7 +53,7 @@ lint-mod: ## go.mod and go.sum are tidy
 profiles: ## regenerate profiles/ from the Go tables
 	$(GO) run ./cmd/sablebox profile show default > profiles/default.json
 
-bench: build ## sablebox run vs the plain docker run line, alternating; prints medians and ratio
+bench: build ## sablebox run vs the plain engine lines (medians, ratios), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./cmd/sablebox/ -args -compare-runs=$${RUNS:-20}
 
 demo: deps build ## run a real tool in the best sandbox here (no engine needed: the process sandbox)
