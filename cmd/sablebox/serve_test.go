@@ -3,8 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -131,5 +139,57 @@ func TestServeOverAUnixSocket(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); err == nil {
 		t.Error("the socket outlived the server")
+	}
+}
+
+// With a certificate and key, `sablebox serve` speaks only TLS.
+func TestServeTLS(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sablebox"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	tokens := filepath.Join(dir, "tokens.yaml")
+	_ = os.WriteFile(tokens, []byte("tokens:\n  - {name: t, sha256: "+server.HashToken("s")+"}\n"), 0o600)
+	addr := freePort(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan int, 1)
+	go func() {
+		served <- cli.Main(ctx, []string{"serve", "--runtime", "process", "--tokens", tokens, "--listen", "tcp://" + addr,
+			"--tls-cert", certFile, "--tls-key", keyFile}, cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	}()
+	pool := x509.NewCertPool()
+	cert, _ := x509.ParseCertificate(der)
+	pool.AddCert(cert)
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err = tlsClient.Get("https://" + addr + "/healthz"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("https: %v", err)
+	}
+	resp.Body.Close()
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == 200 {
+		t.Error("plain HTTP was answered on a TLS listener")
+	}
+	stop()
+	if code := <-served; code != 0 {
+		t.Errorf("serve exited %d", code)
 	}
 }
