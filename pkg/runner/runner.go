@@ -149,6 +149,10 @@ type Request struct {
 	// over: new, or empty and the caller's (see hostdir); it is created if
 	// missing. The sandbox never sees it.
 	Output string
+	// Runtime names the backend for this run ("docker", "podman",
+	// "process"), which must honour what the runner was asked for (its
+	// image, its demanded settings); "" takes the runner's own choice.
+	Runtime string
 	// RunID names the run (NewRunID's form: 16 hex digits); a fresh one
 	// when empty.
 	RunID string
@@ -196,7 +200,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	if err != nil {
 		return nil, err
 	}
-	backend, passedOver, err := r.backend(ctx)
+	backend, passedOver, err := r.backendFor(ctx, req.Runtime)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +221,7 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	spec.PassedOver = passedOver
 	reaped := r.reapOnce(backend)
 	res, err = backend.Run(ctx, spec)
-	if errors.Is(err, sandbox.ErrUnavailable) && r.opts.Runtime == "auto" {
+	if errors.Is(err, sandbox.ErrUnavailable) && r.opts.Runtime == "auto" && req.Runtime == "" {
 		r.forget(backend)
 	}
 	if reapErr := <-reaped; reapErr != nil && err == nil {
@@ -373,6 +377,32 @@ func (r *Runner) open(k kind) (sandbox.Backend, error) {
 	}
 	r.backends[k.name] = b
 	return b, nil
+}
+
+// backendFor returns the backend a request names, or the runner's own
+// choice when it names none.
+func (r *Runner) backendFor(ctx context.Context, runtime string) (sandbox.Backend, []string, error) {
+	if runtime == "" || runtime == r.opts.Runtime {
+		return r.backend(ctx)
+	}
+	k := find(runtime)
+	if k == nil {
+		return nil, nil, fmt.Errorf("%w: unknown runtime %q (known: %s)", sandbox.ErrInvalidSpec, runtime, strings.Join(Runtimes(), ", "))
+	}
+	if why := r.unhonoured(*k); why != "" {
+		return nil, nil, fmt.Errorf("%w: the %s backend %s", sandbox.ErrPolicy, k.name, why)
+	}
+	b, err := r.openLocked(*k)
+	return b, nil, err
+}
+
+// Runtimes lists the backends a request may name, in auto's order.
+func Runtimes() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
 }
 
 // backend returns the backend to run with: the one named, or auto's pick

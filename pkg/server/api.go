@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type RunRequest struct {
 	// Limits bound the run, within the token's ceiling; zero fields take
 	// the defaults (or the ceiling, where that is lower).
 	Limits *Limits `json:"limits,omitempty"`
+	// Runtime names the backend (docker, podman, process) among those the
+	// token may use; "" takes the service's choice.
+	Runtime string `json:"runtime,omitempty"`
 	// Output gives the tool /output; its files come back under
 	// GET /v1/runs/{id}/files/{path}.
 	Output bool `json:"output,omitempty"`
@@ -193,7 +197,18 @@ func (req *RunRequest) runnerRequest(p *Policy) (runner.Request, error) {
 	default:
 		out.Command = req.Command
 	}
-	out.Args, out.Env, out.KeepOutput = req.Args, req.Env, req.Output
+	out.Args, out.Env, out.KeepOutput, out.Runtime = req.Args, req.Env, req.Output, req.Runtime
+	if req.Runtime != "" {
+		if !slices.Contains(runner.Runtimes(), req.Runtime) {
+			return out, badRequest("unknown_runtime", "runtime %q: want one of %s", req.Runtime, strings.Join(runner.Runtimes(), ", "))
+		}
+		if len(p.Backends) > 0 && !slices.Contains(p.Backends, req.Runtime) {
+			return out, &apiError{status: http.StatusForbidden, code: "runtime_not_allowed",
+				message: fmt.Sprintf("this token may use %s, not %s", strings.Join(p.Backends, ", "), req.Runtime)}
+		}
+	} else if len(p.Backends) > 0 {
+		out.Runtime = p.Backends[0] // a restricted token runs on what it may use
+	}
 	if req.Stdin != "" && req.StdinBase64 != "" {
 		return out, badRequest("invalid_request", "give stdin or stdin_base64, not both")
 	}

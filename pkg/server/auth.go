@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -37,6 +39,9 @@ type Policy struct {
 	// Burst how many at once (0: 10).
 	Rate  float64
 	Burst int
+	// Backends are the runtimes the token may run on (any when empty);
+	// its runs go to the first unless a request names another of them.
+	Backends []string
 }
 
 // Defaults of a Policy.
@@ -86,6 +91,11 @@ func newTokenTable(tokens []Token) (*tokenTable, error) {
 			return nil, fmt.Errorf("tokens[%d] (%s): sha256 must be 64 lowercase hex digits (`sablebox token new` prints it)", i, tok.Name)
 		case tok.Policy.Rate < 0 || tok.Policy.Burst < 0:
 			return nil, fmt.Errorf("tokens[%d] (%s): rate and burst must not be negative", i, tok.Name)
+		}
+		for _, b := range tok.Policy.Backends {
+			if !slices.Contains(runner.Runtimes(), b) {
+				return nil, fmt.Errorf("tokens[%d] (%s): backend %q: want any of %s", i, tok.Name, b, strings.Join(runner.Runtimes(), ", "))
+			}
 		}
 		seen[tok.Name] = true
 		if tok.Policy.Rate == 0 {

@@ -299,6 +299,7 @@ func TestBadInputIsA4xx(t *testing.T) {
 		{"unknown language", secret, RunRequest{Tool: &ToolSource{Source: "x", Lang: "ruby"}}, 400, "invalid_request"},
 		{"bad base64", secret, RunRequest{Command: []string{"true"}, StdinBase64: "!!"}, 400, "invalid_request"},
 		{"reserved env", secret, RunRequest{Command: []string{"true"}, Env: []string{"PATH=/evil"}}, 400, "invalid_request"},
+		{"unknown runtime", secret, []byte(`{"command":["true"],"runtime":"lxc"}`), 400, "unknown_runtime"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := ts.do("POST", "/v1/runs", tt.auth, tt.body)
@@ -312,6 +313,18 @@ func TestBadInputIsA4xx(t *testing.T) {
 	}
 	if a := ts.do("GET", "/v1/runs/0123456789abcdef", secret, nil); a.status != 404 {
 		t.Errorf("unknown run: %d %s", a.status, a.body)
+	}
+}
+
+// A token restricted to some backends runs on them, and may not name another.
+func TestATokensBackends(t *testing.T) {
+	ts := newTestServer(t, Options{}, Policy{Backends: []string{"process"}})
+	a := ts.do("POST", "/v1/runs", secret, RunRequest{Command: []string{"true"}, Wait: true})
+	if a.status != 200 || a.result(t).Backend != "process" {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	if a := ts.do("POST", "/v1/runs", secret, RunRequest{Command: []string{"true"}, Runtime: "docker"}); a.status != 403 || a.errorCode() != "runtime_not_allowed" {
+		t.Fatalf("another backend: %d %s", a.status, a.body)
 	}
 }
 

@@ -19,14 +19,16 @@ import (
 //	    sha256: 5e88…   # `sablebox token new` prints it; the secret is never stored
 //	    rate: 5          # runs a second (default 1)
 //	    burst: 10        # runs at once above the rate (default 10)
+//	    backends: [docker]  # the runtimes it may use (default: any)
 //	    ceiling: {timeout: 60s, memory: 512m, cpus: 1, pids: 64, output-limit: 4m}
 type tokensFile struct {
 	Tokens []struct {
-		Name    string  `yaml:"name"`
-		SHA256  string  `yaml:"sha256"`
-		Rate    float64 `yaml:"rate"`
-		Burst   int     `yaml:"burst"`
-		Ceiling struct {
+		Name     string   `yaml:"name"`
+		SHA256   string   `yaml:"sha256"`
+		Rate     float64  `yaml:"rate"`
+		Burst    int      `yaml:"burst"`
+		Backends []string `yaml:"backends"`
+		Ceiling  struct {
 			Timeout     string  `yaml:"timeout"`
 			Memory      string  `yaml:"memory"`
 			CPUs        float64 `yaml:"cpus"`
@@ -51,7 +53,7 @@ func LoadTokens(path string) ([]Token, error) {
 	}
 	var out []Token
 	for i, t := range f.Tokens {
-		tok := Token{Name: t.Name, SHA256: t.SHA256, Policy: Policy{Rate: t.Rate, Burst: t.Burst}}
+		tok := Token{Name: t.Name, SHA256: t.SHA256, Policy: Policy{Rate: t.Rate, Burst: t.Burst, Backends: t.Backends}}
 		bad := func(what string, err error) error {
 			return fmt.Errorf("tokens file %s: tokens[%d] (%s): ceiling %s: %v", path, i, t.Name, what, err)
 		}

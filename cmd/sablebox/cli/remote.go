@@ -27,7 +27,7 @@ const maxRemoteStdin = 16 << 20
 // go by content; the output comes back by content and is written here.
 func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 	cfg := a.cfg
-	for _, local := range append([]string{config.KeyRuntime, config.KeyImage, config.KeyAuditFile, config.KeyMetricsFile}, settingKeys()...) {
+	for _, local := range append([]string{config.KeyImage, config.KeyAuditFile, config.KeyMetricsFile}, settingKeys()...) {
 		if f := cmd.Flags().Lookup(local); f != nil && f.Changed {
 			a.log.Warnf("--%s applies to local runs; the service's operator decides it for runs through %s", local, cfg.Server)
 		}
@@ -40,6 +40,9 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 		TimeoutSeconds: cfg.Limits.Timeout.Seconds(), MemoryBytes: cfg.Limits.MemoryBytes, CPUs: cfg.Limits.CPUs,
 		Pids: cfg.Limits.Pids, OutputBytes: cfg.Limits.OutputBytes,
 	}}
+	if cfg.Runtime != "auto" {
+		body.Runtime = cfg.Runtime // the service checks the token may use it
+	}
 	if req.ToolPath != "" {
 		tool, err := runner.ReadTool(req.ToolPath, req.Lang)
 		if err != nil {
