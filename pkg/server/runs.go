@@ -79,18 +79,38 @@ func (r *run) eventsFrom(i int) ([]event, bool, <-chan struct{}) {
 	return r.events[i:], r.state == StateDone, r.notify
 }
 
-// store keeps the runs: every live one, and finished ones for keep and up
-// to keepCount, the oldest dropped first.
+// store keeps the runs: every live one, and finished ones for keep, up
+// to keepCount and keepBytes of output in all, the oldest dropped first.
 type store struct {
 	mu        sync.Mutex
 	runs      map[string]*run
 	finished  []*run // in the order they ended
 	keep      time.Duration
 	keepCount int
+	keepBytes int64
+	bytes     int64 // the output the finished runs hold
 }
 
-func newStore(keep time.Duration, keepCount int) *store {
-	return &store{runs: map[string]*run{}, keep: keep, keepCount: keepCount}
+func newStore(keep time.Duration, keepCount int, keepBytes int64) *store {
+	return &store{runs: map[string]*run{}, keep: keep, keepCount: keepCount, keepBytes: keepBytes}
+}
+
+// size is the output a finished run holds: its stream events and its
+// result's copies of them and of its files.
+func (r *run) size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, e := range r.events {
+		n += int64(len(e.data))
+	}
+	if r.result != nil {
+		n += int64(len(r.result.Stdout.Data) + len(r.result.Stderr.Data))
+		for _, f := range r.result.Files {
+			n += int64(len(f.Content))
+		}
+	}
+	return n
 }
 
 func (s *store) add(r *run) {
@@ -111,6 +131,7 @@ func (s *store) ended(r *run) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finished = append(s.finished, r)
+	s.bytes += r.size()
 	s.dropOld(time.Now())
 }
 
@@ -120,10 +141,11 @@ func (s *store) dropOld(now time.Time) {
 		oldest.mu.Lock()
 		ended := oldest.ended
 		oldest.mu.Unlock()
-		if len(s.finished) <= s.keepCount && now.Sub(ended) < s.keep {
+		if len(s.finished) <= s.keepCount && now.Sub(ended) < s.keep && (s.bytes <= s.keepBytes || len(s.finished) == 1) {
 			return
 		}
 		delete(s.runs, oldest.id)
 		s.finished = s.finished[1:]
+		s.bytes -= oldest.size()
 	}
 }

@@ -45,9 +45,11 @@ type Options struct {
 	// request is answered 429.
 	MaxConcurrent, MaxQueued int
 	// KeepFinished is how long a finished run stays readable (10 minutes
-	// when 0), and KeepCount how many at most (1000 when 0).
+	// when 0), KeepCount how many at most (1000 when 0), and KeepBytes how
+	// much output, files included, they may hold in all (256 MiB when 0).
 	KeepFinished time.Duration
 	KeepCount    int
+	KeepBytes    int64
 	// Registry receives the server's metrics and serves /metrics (give
 	// the one the Runner registers on); a private one when nil.
 	Registry *prometheus.Registry
@@ -103,11 +105,14 @@ func New(opts Options) (*Server, error) {
 	if opts.KeepCount <= 0 {
 		opts.KeepCount = 1000
 	}
+	if opts.KeepBytes <= 0 {
+		opts.KeepBytes = 256 << 20
+	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{opts: opts, log: sandbox.Logger(opts.Logger), tokens: tokens,
-		runs: newStore(opts.KeepFinished, opts.KeepCount), slots: make(chan struct{}, opts.MaxConcurrent)}
+		runs: newStore(opts.KeepFinished, opts.KeepCount, opts.KeepBytes), slots: make(chan struct{}, opts.MaxConcurrent)}
 	s.base, s.stopRuns = context.WithCancelCause(context.Background())
 	if err := s.registerMetrics(opts.Registry); err != nil {
 		return nil, err
