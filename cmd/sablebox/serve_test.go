@@ -50,11 +50,13 @@ func TestServeOverAUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "s.sock")
+	auditFile := filepath.Join(dir, "audit.jsonl")
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan int, 1)
 	var serveErr bytes.Buffer
 	go func() {
-		served <- cli.Main(ctx, []string{"serve", "--runtime", "docker", "--tokens", tokensFile, "--listen", "unix://" + sock},
+		served <- cli.Main(ctx, []string{"serve", "--runtime", "docker", "--tokens", tokensFile, "--listen", "unix://" + sock,
+			"--audit-file", auditFile},
 			cli.Streams{In: strings.NewReader(""), Out: io.Discard, Err: &serveErr})
 	}()
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -139,6 +141,11 @@ func TestServeOverAUnixSocket(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); err == nil {
 		t.Error("the socket outlived the server")
+	}
+	// Each run's audit record names its token, never the secret.
+	audit, err := os.ReadFile(auditFile)
+	if err != nil || !strings.Contains(string(audit), `"caller":"client"`) || strings.Contains(string(audit), secret) {
+		t.Errorf("audit records %s (%v): want the token's name and not its secret", audit, err)
 	}
 }
 
