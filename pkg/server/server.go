@@ -76,6 +76,11 @@ type Server struct {
 	closing  atomic.Bool
 	wg       sync.WaitGroup // every run's goroutine
 
+	readyMu   sync.Mutex // guards the last readiness answer
+	readyAt   time.Time
+	readyName string
+	readyErr  error
+
 	inFlight prometheus.Gauge
 	queued   prometheus.Gauge
 	rejected *prometheus.CounterVec
@@ -374,14 +379,31 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "shutting_down", message: "the service is shutting down"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	backend, err := s.opts.Runner.Ready(ctx)
+	backend, err := s.readiness(r.Context())
 	if err != nil {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "backend": backend})
+}
+
+// readyFor is how long a readiness answer stands: /readyz needs no token,
+// so it must not cost an engine call per request.
+const readyFor = time.Second
+
+// readiness asks the runner whether a backend can run tools, at most once
+// a readyFor.
+func (s *Server) readiness(ctx context.Context) (string, error) {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if time.Since(s.readyAt) < readyFor {
+		return s.readyName, s.readyErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s.readyName, s.readyErr = s.opts.Runner.Ready(ctx)
+	s.readyAt = time.Now()
+	return s.readyName, s.readyErr
 }
 
 // Shutdown stops taking runs and lets those in flight finish until ctx

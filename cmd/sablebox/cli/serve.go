@@ -77,7 +77,11 @@ settings. SIGTERM stops taking runs, lets those in flight finish for
 			if err != nil {
 				return err
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+			// A client has 10 s for its headers; idle connections close after
+			// 2 minutes. No read or write deadline: one on the connection
+			// would also end a client that waits for a long run.
+			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+				IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 			served := make(chan error, 1)
 			go func() {
 				if certFile != "" {
