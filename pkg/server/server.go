@@ -74,6 +74,7 @@ type Server struct {
 	base     context.Context // the runs' parent; cancelled by Shutdown's deadline
 	stopRuns context.CancelCauseFunc
 	closing  atomic.Bool
+	startMu  sync.Mutex     // orders a run's start against Shutdown's closing
 	wg       sync.WaitGroup // every run's goroutine
 
 	readyMu   sync.Mutex // guards the last readiness answer
@@ -222,14 +223,26 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request, tok int) {
 	run := newRun(sandbox.NewRunID(), token.Name, cancel)
 	req.Caller, req.RunID = token.Name, run.id
 	req.Stdout, req.Stderr = streamWriter{run, "stdout"}, streamWriter{run, "stderr"}
+	// A run starts only while the service takes runs: Shutdown, which
+	// closes under the same lock, then waits for it.
+	s.startMu.Lock()
+	if s.closing.Load() {
+		s.startMu.Unlock()
+		s.waiting.Add(-1)
+		cancel(nil)
+		s.reject(w, "shutdown", &apiError{status: http.StatusServiceUnavailable, code: "shutting_down",
+			message: "the service is shutting down: retry on another instance"})
+		return
+	}
+	s.queued.Inc()
+	s.wg.Add(1)
+	s.startMu.Unlock()
 	s.runs.add(run)
 	if body.Wait {
 		// A client that waits and goes away takes its run with it.
 		stop := context.AfterFunc(r.Context(), func() { cancel(errors.New("the client went away")) })
 		defer stop()
 	}
-	s.queued.Inc()
-	s.wg.Add(1)
 	go s.execute(ctx, run, req)
 	if !body.Wait {
 		w.Header().Set("Location", "/v1/runs/"+run.id)
@@ -410,7 +423,9 @@ func (s *Server) readiness(ctx context.Context) (string, error) {
 // ends; then it cancels them (each ends as killed, its sandbox removed)
 // and waits for their cleanup. Stop the http.Server's listener first.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.startMu.Lock()
 	s.closing.Store(true)
+	s.startMu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
