@@ -29,92 +29,69 @@ type Runs struct {
 // Metrics another Runs registered on reg already are shared, so several
 // runners may report to one registry.
 func New(reg prometheus.Registerer) (*Runs, error) {
+	var errs []error
 	m := &Runs{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		runs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_tool_executions_total",
 			Help: "Tool runs ended, by status (ok, failed, timeout, oom, killed, blocked, error) and backend.",
-		}, []string{"status", "backend"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"status", "backend"}), &errs),
+		failures: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_tool_failures_total",
 			Help: "Tool runs that did not end ok, by error type (failed, timeout, oom, killed, blocked, error) and backend.",
-		}, []string{"error_type", "backend"}),
-		cpuTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		}, []string{"error_type", "backend"}), &errs),
+		cpuTime: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sablebox_tool_cpu_seconds",
 			Help:    "CPU time a tool run used, by backend, where the backend can tell.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}, []string{"backend"}),
-		nearLimit: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"backend"}), &errs),
+		nearLimit: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_tool_cpu_near_limit_total",
 			Help: "Tool runs that used 90% or more of the CPU time their limits allow (timeout × cpus), by backend: a CPU bomb, when it repeats.",
-		}, []string{"backend"}),
-		reaped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"backend"}), &errs),
+		reaped: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_orphans_reaped_total",
 			Help: "Leftovers of dead runs (containers, volumes, run dirs, cgroups) a sweep removed, by backend.",
-		}, []string{"backend"}),
-		toolTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		}, []string{"backend"}), &errs),
+		toolTime: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sablebox_tool_duration_seconds",
 			Help:    "Wall time of the tool, from its start to its end, by backend.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}, []string{"backend"}),
-		prepare: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		}, []string{"backend"}), &errs),
+		prepare: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sablebox_sandbox_prepare_duration_seconds",
 			Help:    "Time to prepare a sandbox (create a container, lay out a process sandbox), by backend.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
-		}, []string{"backend"}),
-		cleanup: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"backend"}), &errs),
+		cleanup: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_cleanup_failures_total",
 			Help: "Sandboxes that could not be removed after their run (the next sweep removes them), by backend.",
-		}, []string{"backend"}),
-		passedOver: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"backend"}), &errs),
+		passedOver: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_backend_passed_over_total",
 			Help: "Times automatic selection passed over a backend that could not run tools, by backend.",
-		}, []string{"backend"}),
+		}, []string{"backend"}), &errs),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	m.runs, err = register(reg, m.runs)
-	if err == nil {
-		m.failures, err = register(reg, m.failures)
-	}
-	if err == nil {
-		m.cpuTime, err = register(reg, m.cpuTime)
-	}
-	if err == nil {
-		m.reaped, err = register(reg, m.reaped)
-	}
-	if err == nil {
-		m.nearLimit, err = register(reg, m.nearLimit)
-	}
-	if err == nil {
-		m.toolTime, err = register(reg, m.toolTime)
-	}
-	if err == nil {
-		m.prepare, err = register(reg, m.prepare)
-	}
-	if err == nil {
-		m.cleanup, err = register(reg, m.cleanup)
-	}
-	if err == nil {
-		m.passedOver, err = register(reg, m.passedOver)
-	}
-	return m, err
+	return m, errors.Join(errs...)
 }
 
-// register registers c on reg, or returns the one registered there before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+// register registers c on reg (nothing when reg is nil) and returns it,
+// or the collector registered there before under its name; a failure is
+// added to errs.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errs *[]error) C {
+	if reg == nil {
+		return c
+	}
 	err := reg.Register(c)
 	var already prometheus.AlreadyRegisteredError
 	if errors.As(err, &already) {
 		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
+			return existing
 		}
 	}
 	if err != nil {
-		return c, fmt.Errorf("register metrics: %w", err)
+		*errs = append(*errs, fmt.Errorf("register metrics: %w", err))
 	}
-	return c, nil
+	return c
 }
 
 // NearLimit is the share of its CPU allowance from which a run counts as

@@ -3,10 +3,11 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
+	"strings"
 
+	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 )
@@ -55,46 +56,21 @@ func WriteOutput(dir string, files []sandbox.File) error { return writeOutput(di
 
 // FilesFromDir reads a workspace directory (checked by hostdir's rules)
 // as files by content, for a run that cannot bind it: regular files only,
-// within sandbox.MaxFiles and sandbox.MaxFileBytes; a link or special
-// file is refused rather than followed or dropped.
+// within sandbox.MaxFiles and sandbox.MaxFileBytes; a link, a special
+// file or one over the bounds is refused rather than followed or dropped.
 func FilesFromDir(dir string) ([]sandbox.File, error) {
 	abs, err := hostdir.Workspace(dir)
 	if err != nil {
 		return nil, hostDirError(err)
 	}
-	root, err := os.OpenRoot(abs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: workspace: %v", sandbox.ErrInvalidSpec, err)
+	col, err := engine.CollectDir(abs)
+	if err == nil {
+		if notes := col.Notes(); len(notes) > 0 {
+			err = errors.New(strings.Join(notes, "; "))
+		}
 	}
-	defer root.Close()
-	var files []sandbox.File
-	var total int64
-	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("%s is not a regular file (%s): a workspace sent by content holds regular files only", rel, info.Mode().Type())
-		}
-		if total += info.Size(); len(files) >= sandbox.MaxFiles || total > sandbox.MaxFileBytes {
-			return fmt.Errorf("more than %d files or %d MiB", sandbox.MaxFiles, sandbox.MaxFileBytes>>20)
-		}
-		content, err := root.ReadFile(rel)
-		if err != nil {
-			return err
-		}
-		files = append(files, sandbox.File{Path: rel, Content: content, Executable: info.Mode()&0o111 != 0})
-		return nil
-	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: workspace %s: %v", sandbox.ErrInvalidSpec, dir, err)
 	}
-	return files, nil
+	return col.Files, nil
 }

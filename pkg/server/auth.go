@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -149,6 +150,23 @@ func (t *tokenTable) admit(i int) error {
 	return nil
 }
 
+// within sets *limit to asked when the request sets it (above zero), and
+// refuses a negative value or one above ceiling.
+func within[T cmp.Ordered](what string, asked T, limit *T, ceiling T) error {
+	var zero T
+	switch {
+	case asked < zero:
+		return badRequest("invalid_request", "%s %v: limits must not be negative", what, asked)
+	case asked == zero:
+		return nil
+	case asked > ceiling:
+		return &apiError{status: http.StatusForbidden, code: "limit_above_ceiling",
+			message: fmt.Sprintf("%s %v is above this token's ceiling of %v", what, asked, ceiling)}
+	}
+	*limit = asked
+	return nil
+}
+
 // limits are a request's limits under the policy's ceiling: a field the
 // request leaves unset takes the default, or the ceiling where that is
 // lower; a field above the ceiling is refused.
@@ -161,37 +179,16 @@ func (p *Policy) limits(req *Limits) (sandbox.Limits, error) {
 	if req == nil {
 		return l, nil
 	}
-	above := func(what string, got, ceiling any) error {
-		return &apiError{status: http.StatusForbidden, code: "limit_above_ceiling",
-			message: fmt.Sprintf("%s %v is above this token's ceiling of %v", what, got, ceiling)}
-	}
-	if req.TimeoutSeconds < 0 || req.MemoryBytes < 0 || req.CPUs < 0 || req.Pids < 0 || req.OutputBytes < 0 {
-		return l, badRequest("invalid_request", "limits must not be negative")
-	}
-	if req.TimeoutSeconds > 0 {
-		l.Timeout = time.Duration(req.TimeoutSeconds * float64(time.Second))
-		if l.Timeout > c.Timeout {
-			return l, above("timeout_seconds", req.TimeoutSeconds, c.Timeout.Seconds())
-		}
-	}
-	if req.MemoryBytes > 0 {
-		if l.MemoryBytes = req.MemoryBytes; l.MemoryBytes > c.MemoryBytes {
-			return l, above("memory_bytes", req.MemoryBytes, c.MemoryBytes)
-		}
-	}
-	if req.CPUs > 0 {
-		if l.CPUs = req.CPUs; l.CPUs > c.CPUs {
-			return l, above("cpus", req.CPUs, c.CPUs)
-		}
-	}
-	if req.Pids > 0 {
-		if l.Pids = req.Pids; l.Pids > c.Pids {
-			return l, above("pids", req.Pids, c.Pids)
-		}
-	}
-	if req.OutputBytes > 0 {
-		if l.OutputBytes = req.OutputBytes; l.OutputBytes > c.OutputBytes {
-			return l, above("output_bytes", req.OutputBytes, c.OutputBytes)
+	timeout := time.Duration(req.TimeoutSeconds * float64(time.Second))
+	for _, err := range []error{
+		within("timeout_seconds", timeout, &l.Timeout, c.Timeout),
+		within("memory_bytes", req.MemoryBytes, &l.MemoryBytes, c.MemoryBytes),
+		within("cpus", req.CPUs, &l.CPUs, c.CPUs),
+		within("pids", req.Pids, &l.Pids, c.Pids),
+		within("output_bytes", req.OutputBytes, &l.OutputBytes, c.OutputBytes),
+	} {
+		if err != nil {
+			return l, err
 		}
 	}
 	if err := l.Validate(); err != nil {

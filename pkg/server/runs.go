@@ -84,11 +84,17 @@ func (r *run) eventsFrom(i int) ([]event, bool, <-chan struct{}) {
 type store struct {
 	mu        sync.Mutex
 	runs      map[string]*run
-	finished  []*run // in the order they ended
+	finished  []kept // in the order they ended
 	keep      time.Duration
 	keepCount int
 	keepBytes int64
 	bytes     int64 // the output the finished runs hold
+}
+
+// kept is a finished run with the output it holds.
+type kept struct {
+	r    *run
+	size int64
 }
 
 func newStore(keep time.Duration, keepCount int, keepBytes int64) *store {
@@ -130,22 +136,23 @@ func (s *store) get(id string) *run {
 func (s *store) ended(r *run) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.finished = append(s.finished, r)
-	s.bytes += r.size()
+	k := kept{r, r.size()}
+	s.finished = append(s.finished, k)
+	s.bytes += k.size
 	s.dropOld(time.Now())
 }
 
 func (s *store) dropOld(now time.Time) {
 	for len(s.finished) > 0 {
 		oldest := s.finished[0]
-		oldest.mu.Lock()
-		ended := oldest.ended
-		oldest.mu.Unlock()
+		oldest.r.mu.Lock()
+		ended := oldest.r.ended
+		oldest.r.mu.Unlock()
 		if len(s.finished) <= s.keepCount && now.Sub(ended) < s.keep && (s.bytes <= s.keepBytes || len(s.finished) == 1) {
 			return
 		}
-		delete(s.runs, oldest.id)
+		delete(s.runs, oldest.r.id)
 		s.finished = s.finished[1:]
-		s.bytes -= oldest.size()
+		s.bytes -= oldest.size
 	}
 }

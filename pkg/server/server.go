@@ -182,6 +182,10 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, int)) http.Ha
 	}
 }
 
+// errShuttingDown answers every request for a run once Shutdown began.
+var errShuttingDown = &apiError{status: http.StatusServiceUnavailable, code: "shutting_down",
+	message: "the service is shutting down: retry on another instance"}
+
 func (s *Server) reject(w http.ResponseWriter, reason string, err error) {
 	s.rejected.WithLabelValues(reason).Inc()
 	writeError(w, err)
@@ -189,8 +193,7 @@ func (s *Server) reject(w http.ResponseWriter, reason string, err error) {
 
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request, tok int) {
 	if s.closing.Load() {
-		s.reject(w, "shutdown", &apiError{status: http.StatusServiceUnavailable, code: "shutting_down",
-			message: "the service is shutting down: retry on another instance"})
+		s.reject(w, "shutdown", errShuttingDown)
 		return
 	}
 	body, err := decodeRunRequest(r, s.opts.MaxBodyBytes)
@@ -230,8 +233,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request, tok int) {
 		s.startMu.Unlock()
 		s.waiting.Add(-1)
 		cancel(nil)
-		s.reject(w, "shutdown", &apiError{status: http.StatusServiceUnavailable, code: "shutting_down",
-			message: "the service is shutting down: retry on another instance"})
+		s.reject(w, "shutdown", errShuttingDown)
 		return
 	}
 	s.queued.Inc()
@@ -389,7 +391,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, tok int) {
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "shutting_down", message: "the service is shutting down"})
+		writeError(w, errShuttingDown)
 		return
 	}
 	backend, err := s.readiness(r.Context())

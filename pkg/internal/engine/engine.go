@@ -45,7 +45,7 @@ func ToolEnv(spec *sandbox.Spec, home, tmp, path string) []string {
 // alone (not cgroup v1, nor a hybrid of both).
 func CgroupV2Only() bool {
 	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	return unix.Statfs(CgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // OOMKilled reports whether a memory cgroup's counters (memory.oom_control

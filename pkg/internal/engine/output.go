@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
@@ -125,4 +127,42 @@ func ReadArchive(r io.Reader) (*Collected, error) {
 			return c, err
 		}
 	}
+}
+
+// CollectDir collects the files under dir, as Collected.Add takes them,
+// without following a link (os.Root keeps every path inside dir). What
+// cannot be read (a tool's mode 000) is named, not fatal.
+func CollectDir(dir string) (*Collected, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer root.Close()
+	c := &Collected{}
+	unreadable := func(rel string, d fs.DirEntry) error {
+		c.Skip("unreadable", rel)
+		if d != nil && d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	}
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		if !info.Mode().IsRegular() {
+			return c.Add(rel, info.Mode(), 0, nil)
+		}
+		f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return unreadable(rel, d)
+		}
+		defer f.Close()
+		return c.Add(rel, info.Mode(), info.Size(), f)
+	})
+	return c, err
 }

@@ -273,21 +273,25 @@ func collectOutput(sb Sandbox, res *sandbox.Result) {
 // newResult starts the Result of the run, filled with everything known
 // before the tool starts.
 func (p *Prepared) newResult() *sandbox.Result {
-	res := sandbox.NewResult(p.spec, p.d.Name())
-	if !p.d.Images() {
+	res := resultOf(p.spec, p.d)
+	res.Degraded = append(res.Degraded, p.sb.Degraded()...)
+	return res
+}
+
+// resultOf is the Result every run of spec on d starts from: the image is
+// named only where the backend runs one.
+func resultOf(spec *sandbox.Spec, d Driver) *sandbox.Result {
+	res := sandbox.NewResult(spec, d.Name())
+	if !d.Images() {
 		res.Image = ""
 	}
-	res.Degraded = append(res.Degraded, p.sb.Degraded()...)
 	return res
 }
 
 // cancelled is the Result of a run whose context ended before its tool
 // could start: the same outcome as a cancel after the start.
 func cancelled(ctx context.Context, spec *sandbox.Spec, d Driver) *sandbox.Result {
-	res := sandbox.NewResult(spec, d.Name())
-	if !d.Images() {
-		res.Image = ""
-	}
+	res := resultOf(spec, d)
 	res.Status, res.Reason = sandbox.StatusKilled, cancelReason(ctx)
 	res.Finish(0)
 	return res

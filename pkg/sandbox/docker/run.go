@@ -170,27 +170,20 @@ func (c *ctr) Start(ctx context.Context) error {
 		// watch the container's memory cgroup too (an OOM before the
 		// watch is in the cgroup's counter).
 		c.watch = engine.WatchOOM(dockerCgroups("memory", c.id))
-		c.cpu = engine.MeterCPU(append(dockerCgroups("cpuacct", c.id), dockerCgroupsV2(c.id)...))
+		c.cpu = engine.MeterCPU(append(dockerCgroups("cpuacct", c.id), dockerCgroups("", c.id)...))
 	}
 	go feedStdin(c.hj, c.stdin)
 	return nil
 }
 
-// dockerCgroups are where Docker puts a container's cgroup of a v1
-// controller: with the cgroupfs driver, then with systemd's.
+// dockerCgroups are where Docker puts a container's cgroup under a v1
+// controller ("" for the unified hierarchy): with the cgroupfs driver,
+// then with systemd's.
 func dockerCgroups(controller, id string) []string {
-	root := filepath.Join(engine.V1Root, controller)
+	root := filepath.Join(engine.CgroupRoot, controller)
 	return []string{
 		filepath.Join(root, "docker", id),
 		filepath.Join(root, "system.slice", "docker-"+id+".scope"),
-	}
-}
-
-// dockerCgroupsV2 are the same on the unified hierarchy.
-func dockerCgroupsV2(id string) []string {
-	return []string{
-		filepath.Join(engine.V1Root, "docker", id),
-		filepath.Join(engine.V1Root, "system.slice", "docker-"+id+".scope"),
 	}
 }
 

@@ -340,7 +340,7 @@ func (b *Backend) createError(image, profile string, err error) error {
 // controller ("" for the unified hierarchy): with the cgroupfs manager,
 // then with systemd's.
 func containerCgroups(controller, id string) []string {
-	root := filepath.Join(engine.V1Root, controller)
+	root := filepath.Join(engine.CgroupRoot, controller)
 	return []string{
 		filepath.Join(root, "libpod_parent", "libpod-"+id),
 		filepath.Join(root, "machine.slice", "libpod-"+id+".scope"),

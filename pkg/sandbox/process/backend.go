@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -584,42 +583,10 @@ func (s *stage1) OOMKilled(context.Context) (bool, error) {
 }
 
 // Output reads back the run's output dir, once nothing of the run is
-// left to change it. Symlinks are never followed.
+// left to change it.
 func (s *stage1) Output(context.Context) (*engine.Collected, error) {
 	s.killAll()
-	root, err := os.OpenRoot(s.cfg.Output)
-	if err != nil {
-		return nil, fmt.Errorf("open the output dir: %w", err)
-	}
-	defer root.Close()
-	col := &engine.Collected{}
-	// What the tool made unreadable (mode 000) is named, not fatal.
-	unreadable := func(rel string, d fs.DirEntry) error {
-		col.Skip("unreadable", rel)
-		if d != nil && d.IsDir() {
-			return fs.SkipDir
-		}
-		return nil
-	}
-	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return unreadable(rel, d)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return unreadable(rel, d)
-		}
-		if !info.Mode().IsRegular() {
-			return col.Add(rel, info.Mode(), 0, nil)
-		}
-		f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return unreadable(rel, d)
-		}
-		defer f.Close()
-		return col.Add(rel, info.Mode(), info.Size(), f)
-	})
-	return col, err
+	return engine.CollectDir(s.cfg.Output)
 }
 
 // Verify checks that the tool itself ran. The error pipe holds the exec

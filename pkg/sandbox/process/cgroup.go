@@ -15,9 +15,6 @@ import (
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 )
 
-// cgroupRoot is where cgroups are mounted.
-const cgroupRoot = "/sys/fs/cgroup"
-
 // cgroupParent names the directory under each hierarchy that holds
 // sablebox's per-run cgroups.
 const cgroupParent = "sablebox"
@@ -28,14 +25,14 @@ func cgroupUsable() error {
 		return errors.New("needs root (no delegated cgroup)")
 	}
 	if engine.CgroupV2Only() {
-		data, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
+		data, err := os.ReadFile(filepath.Join(engine.CgroupRoot, "cgroup.controllers"))
 		if err != nil || !bytes.Contains(data, []byte("memory")) || !bytes.Contains(data, []byte("pids")) {
 			return errors.New("the memory or pids controller is not available")
 		}
 		return nil
 	}
 	for _, c := range []string{"memory", "pids"} {
-		if _, err := os.Stat(filepath.Join(cgroupRoot, c, "cgroup.procs")); err != nil {
+		if _, err := os.Stat(filepath.Join(engine.CgroupRoot, c, "cgroup.procs")); err != nil {
 			return fmt.Errorf("the %s controller is not mounted", c)
 		}
 	}
@@ -54,17 +51,17 @@ type cgroup struct {
 func newCgroup(name string, memory, pids int64) (*cgroup, error) {
 	cg := &cgroup{v2: engine.CgroupV2Only()}
 	if cg.v2 {
-		parent := filepath.Join(cgroupRoot, cgroupParent)
+		parent := filepath.Join(engine.CgroupRoot, cgroupParent)
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return nil, err
 		}
-		for _, dir := range []string{cgroupRoot, parent} {
+		for _, dir := range []string{engine.CgroupRoot, parent} {
 			_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
 		}
 		cg.dirs = []string{filepath.Join(parent, name)}
 	} else {
 		for _, c := range []string{"memory", "pids"} {
-			cg.dirs = append(cg.dirs, filepath.Join(cgroupRoot, c, cgroupParent, name))
+			cg.dirs = append(cg.dirs, filepath.Join(engine.CgroupRoot, c, cgroupParent, name))
 		}
 	}
 	for _, d := range cg.dirs {
@@ -172,9 +169,9 @@ func cgroupDirs() map[string][]string {
 	out := map[string][]string{}
 	var parents []string
 	if engine.CgroupV2Only() {
-		parents = []string{filepath.Join(cgroupRoot, cgroupParent)}
+		parents = []string{filepath.Join(engine.CgroupRoot, cgroupParent)}
 	} else {
-		parents = []string{filepath.Join(cgroupRoot, "memory", cgroupParent), filepath.Join(cgroupRoot, "pids", cgroupParent)}
+		parents = []string{filepath.Join(engine.CgroupRoot, "memory", cgroupParent), filepath.Join(engine.CgroupRoot, "pids", cgroupParent)}
 	}
 	for _, p := range parents {
 		entries, _ := os.ReadDir(p)
