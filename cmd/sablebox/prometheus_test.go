@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
-	"github.com/sablebox/sablebox/pkg/server"
 )
 
 // A real Prometheus (Debian's), on loopback, scrapes a running
@@ -29,34 +28,19 @@ func TestPrometheusScrapesSableboxServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens.yaml")
-	if err := os.WriteFile(tokens, []byte("tokens:\n  - {name: scraped, sha256: "+server.HashToken("sbx_s")+"}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	serveAddr, promAddr := freePort(t), freePort(t)
-	serve := exec.Command(binary, "serve", "--runtime", "docker", "--tokens", tokens, "--listen", "tcp://"+serveAddr)
-	var serveLog bytes.Buffer
-	serve.Stdout, serve.Stderr = &serveLog, &serveLog
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = serve.Process.Signal(os.Interrupt); _ = serve.Wait() }()
-	var resp *http.Response
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		req, _ := http.NewRequest("POST", "http://"+serveAddr+"/v1/runs", strings.NewReader(`{"command": ["true"], "wait": true}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer sbx_s")
-		if resp, err = http.DefaultClient.Do(req); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
+	serve := startServe(t, writeTokens(t, "scraped", "sbx_s", ""))
+	req, _ := http.NewRequest("POST", "http://"+serve.addr+"/v1/runs", strings.NewReader(`{"command": ["true"], "wait": true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sbx_s")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("run through the service: %v %v\n%s", resp, err, serveLog.String())
+		t.Fatalf("run through the service: %v %v\n%s", resp, err, serve.logs.String())
 	}
 	resp.Body.Close()
+	promAddr := freePort(t)
 
 	config := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: [%q]\n"+
-		"scrape_configs:\n  - job_name: sablebox\n    static_configs: [{targets: [%q]}]\n", rules, serveAddr)
+		"scrape_configs:\n  - job_name: sablebox\n    static_configs: [{targets: [%q]}]\n", rules, serve.addr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

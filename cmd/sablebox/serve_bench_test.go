@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,41 +31,11 @@ var serveRuns = flag.Int("serve-runs", 8, "runs per client at each concurrency i
 // a minute per level. `make bench` runs it with BenchmarkCompareCLI.
 func BenchmarkServe(b *testing.B) {
 	requireDocker(b)
-	dir := b.TempDir()
 	secret := "sbx_bench"
-	tokens := filepath.Join(dir, "tokens.yaml")
-	yaml := "tokens:\n  - {name: bench, sha256: " + server.HashToken(secret) + ", rate: 100000, burst: 100000}\n"
-	if err := os.WriteFile(tokens, []byte(yaml), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	addr := freePort(b)
-	start := func(args ...string) (*exec.Cmd, func()) {
-		cmd := exec.Command(binary, append([]string{"serve", "--runtime", "docker", "--tokens", tokens, "--listen", "tcp://" + addr}, args...)...)
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("the service did not get ready: %s", logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return cmd, func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			_ = cmd.Wait()
-		}
-	}
+	tokens := writeTokens(b, "bench", secret, ", rate: 100000, burst: 100000")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body, _ := json.Marshal(server.RunRequest{Command: []string{"python3", "-c", "pass"}, Wait: true})
-	post := func() (int, *sandbox.Result, time.Duration, error) {
+	post := func(addr string) (int, *sandbox.Result, time.Duration, error) {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/runs", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+secret)
@@ -91,8 +59,8 @@ func BenchmarkServe(b *testing.B) {
 		"clients", "runs/s", "p50", "p99", "peak RSS", *serveRuns)
 	for _, clients := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			cmd, stop := start("--max-concurrent", "16", "--max-queued", "64")
-			defer stop()
+			serve := startServe(b, tokens, "--max-concurrent", "16", "--max-queued", "64")
+			defer serve.stop()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var mu sync.Mutex
@@ -107,7 +75,7 @@ func BenchmarkServe(b *testing.B) {
 						if ctx.Err() != nil {
 							return
 						}
-						code, res, took, err := post()
+						code, res, took, err := post(serve.addr)
 						if err != nil || code != 200 || res.Status != sandbox.StatusOK {
 							b.Errorf("run: %d %+v %v", code, res, err)
 							return
@@ -120,7 +88,7 @@ func BenchmarkServe(b *testing.B) {
 			}
 			wg.Wait()
 			elapsed := time.Since(t0)
-			rss := peakRSS(cmd.Process.Pid)
+			rss := peakRSS(serve.cmd.Process.Pid)
 			slices.Sort(lat)
 			if len(lat) == 0 {
 				b.Fatal("no run finished")
@@ -135,8 +103,8 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 	b.Run("flood", func(b *testing.B) {
-		_, stop := start("--max-concurrent", "2", "--max-queued", "4")
-		defer stop()
+		serve := startServe(b, tokens, "--max-concurrent", "2", "--max-queued", "4")
+		defer serve.stop()
 		const flood = 48
 		var mu sync.Mutex
 		codes := map[int]int{}
@@ -145,7 +113,7 @@ func BenchmarkServe(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				code, res, _, err := post()
+				code, res, _, err := post(serve.addr)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
