@@ -130,6 +130,12 @@ func TestServeOverAUnixSocket(t *testing.T) {
 	if got := sablebox(t, "", "run", "--server", "unix://"+sock, "--", "true"); got.code != 125 || !strings.Contains(got.stderr, "not known") {
 		t.Errorf("run --server with a wrong token: %+v", got)
 	}
+	// --json prints one result object whatever happens, as a local run does.
+	var refused sandbox.Result
+	if got := sablebox(t, "", "run", "--json", "--server", "unix://"+sock, "--", "true"); got.code != 125 ||
+		json.Unmarshal([]byte(got.stdout), &refused) != nil || refused.Status != sandbox.StatusError || refused.ExitCode != 125 {
+		t.Errorf("run --json --server with a wrong token: %+v", got)
+	}
 	stop()
 	select {
 	case code := <-served:

@@ -284,12 +284,22 @@ func fillSpec(spec *sandbox.Spec, req Request, allowed hostdir.Allowed) (outDir 
 		}
 	}
 	if req.Output != "" {
-		if outDir, _, err = hostdir.Output(req.Output); err != nil {
-			return "", hostDirError(err)
+		if outDir, err = OutputDir(req.Output); err != nil {
+			return "", err
 		}
 		spec.Output = true
 	}
 	return outDir, spec.Validate()
+}
+
+// OutputDir checks an output directory by hostdir's rules, making it when
+// it is missing, and returns it resolved; a refusal wraps ErrPolicy.
+func OutputDir(path string) (string, error) {
+	dir, _, err := hostdir.Output(path)
+	if err != nil {
+		return "", hostDirError(err)
+	}
+	return dir, nil
 }
 
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -14,7 +13,6 @@ import (
 	"github.com/sablebox/sablebox/pkg/config"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
-	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 	"github.com/sablebox/sablebox/pkg/server"
 )
 
@@ -26,6 +24,18 @@ const maxRemoteStdin = 16 << 20
 // output and exit codes as a local run. The tool file and the workspace
 // go by content; the output comes back by content and is written here.
 func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
+	res, err := a.remoteResult(cmd, req)
+	if err != nil {
+		// As a local run does: one result object, with the error's status.
+		res = &sandbox.Result{Status: sandbox.ErrorStatus(err), Reason: err.Error(), Limits: a.cfg.Limits}
+		res.Finish(0)
+	}
+	return a.finish(res, err)
+}
+
+// remoteResult runs req through the service and writes what it returns
+// of /output.
+func (a *app) remoteResult(cmd *cobra.Command, req runner.Request) (*sandbox.Result, error) {
 	cfg := a.cfg
 	for _, local := range append([]string{config.KeyImage, config.KeyAuditFile, config.KeyMetricsFile}, settingKeys()...) {
 		if f := cmd.Flags().Lookup(local); f != nil && f.Changed {
@@ -34,7 +44,7 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 	}
 	c, err := client.New(cfg.Server, cfg.Token)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body := server.RunRequest{Command: req.Command, Args: req.Args, Env: req.Env, Limits: &server.Limits{
 		TimeoutSeconds: cfg.Limits.Timeout.Seconds(), MemoryBytes: cfg.Limits.MemoryBytes, CPUs: cfg.Limits.CPUs,
@@ -46,20 +56,20 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 	if req.ToolPath != "" {
 		tool, err := runner.ReadTool(req.ToolPath, req.Lang)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if !utf8.Valid(tool.Content) {
+			return nil, fmt.Errorf("%w: tool file %s is not UTF-8 text, which a run through a service needs", sandbox.ErrInvalidSpec, req.ToolPath)
 		}
 		body.Tool = &server.ToolSource{Source: string(tool.Content), Lang: tool.Lang}
-		if !utf8.Valid(tool.Content) {
-			return fmt.Errorf("%w: tool file %s is not UTF-8 text, which a run through a service needs", sandbox.ErrInvalidSpec, req.ToolPath)
-		}
 	}
 	if req.Stdin != nil {
 		data, err := io.ReadAll(io.LimitReader(req.Stdin, maxRemoteStdin+1))
 		if err != nil {
-			return fmt.Errorf("read stdin: %w", err)
+			return nil, fmt.Errorf("read stdin: %w", err)
 		}
 		if len(data) > maxRemoteStdin {
-			return fmt.Errorf("%w: stdin is over %d MiB, the most a run through a service carries", sandbox.ErrInvalidSpec, maxRemoteStdin>>20)
+			return nil, fmt.Errorf("%w: stdin is over %d MiB, the most a run through a service carries", sandbox.ErrInvalidSpec, maxRemoteStdin>>20)
 		}
 		if utf8.Valid(data) {
 			body.Stdin = string(data)
@@ -70,7 +80,7 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 	if req.Workspace != "" {
 		files, err := runner.FilesFromDir(req.Workspace)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, f := range files {
 			body.Files = append(body.Files, server.FileContent{Path: f.Path, ContentBase64: base64String(f.Content), Executable: f.Executable})
@@ -78,17 +88,14 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 	}
 	outDir := ""
 	if req.Output != "" {
-		if outDir, _, err = hostdir.Output(req.Output); err != nil {
-			if errors.Is(err, hostdir.ErrUnsafe) {
-				return fmt.Errorf("%w: %w", sandbox.ErrPolicy, err)
-			}
-			return fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
+		if outDir, err = runner.OutputDir(req.Output); err != nil {
+			return nil, err
 		}
 		body.Output = true
 	}
 	res, err := c.Run(cmd.Context(), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if outDir != "" {
 		for i, f := range res.Files {
@@ -100,7 +107,7 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 			res.Notes = append(res.Notes, "output: not everything could be written to "+outDir+": "+err.Error())
 		}
 	}
-	return a.finish(res, nil)
+	return res, nil
 }
 
 // finish reports res (or err) as `sablebox run` does, and returns the
