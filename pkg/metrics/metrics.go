@@ -23,6 +23,10 @@ type Runs struct {
 	prepare    *prometheus.HistogramVec
 	cleanup    *prometheus.CounterVec
 	passedOver *prometheus.CounterVec
+	poolSize   *prometheus.GaugeVec
+	poolHits   *prometheus.CounterVec
+	poolMisses *prometheus.CounterVec
+	poolRefill *prometheus.HistogramVec
 }
 
 // New makes the metrics and registers them on reg (none when reg is nil).
@@ -69,6 +73,23 @@ func New(reg prometheus.Registerer) (*Runs, error) {
 		passedOver: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sablebox_backend_passed_over_total",
 			Help: "Times automatic selection passed over a backend that could not run tools, by backend.",
+		}, []string{"backend"}), &errs),
+		poolSize: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sablebox_pool_size",
+			Help: "Warm sandboxes ready in the pool, by backend.",
+		}, []string{"backend"}), &errs),
+		poolHits: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_pool_hits_total",
+			Help: "Runs handed to a warm sandbox of the pool, by backend.",
+		}, []string{"backend"}), &errs),
+		poolMisses: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sablebox_pool_misses_total",
+			Help: "Runs of a pooled backend that started cold, by backend and reason (empty, stale, closed, image, limits, seccomp, output, workspace).",
+		}, []string{"backend", "reason"}), &errs),
+		poolRefill: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sablebox_pool_refill_duration_seconds",
+			Help:    "Time to start a warm sandbox for the pool, by backend.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"backend"}), &errs),
 	}
 	return m, errors.Join(errs...)
@@ -146,4 +167,38 @@ func (m *Runs) PassedOver(backend string) {
 	if m != nil {
 		m.passedOver.WithLabelValues(backend).Inc()
 	}
+}
+
+// PoolSize sets the number of warm sandboxes of backend's pools ready.
+func (m *Runs) PoolSize(backend string, n int) {
+	if m != nil {
+		m.poolSize.WithLabelValues(backend).Set(float64(n))
+	}
+}
+
+// PoolHit counts a run handed to a warm sandbox of backend.
+func (m *Runs) PoolHit(backend string) {
+	if m != nil {
+		m.poolHits.WithLabelValues(backend).Inc()
+	}
+}
+
+// PoolMiss counts a run of backend's pool that started cold, and why.
+func (m *Runs) PoolMiss(backend, reason string) {
+	if m != nil {
+		m.poolMisses.WithLabelValues(backend, reason).Inc()
+	}
+}
+
+// PoolRefilled observes the time backend took to start a warm sandbox.
+func (m *Runs) PoolRefilled(backend string, d time.Duration) {
+	if m != nil {
+		m.poolRefill.WithLabelValues(backend).Observe(d.Seconds())
+	}
+}
+
+// PoolMisses is the counter of backend's cold starts for reason, for
+// tests to read.
+func (m *Runs) PoolMisses(backend, reason string) prometheus.Counter {
+	return m.poolMisses.WithLabelValues(backend, reason)
 }

@@ -105,6 +105,9 @@ type Result struct {
 	// Notes are what sablebox did to the run's output that the caller
 	// should know, such as special files of /output it did not return.
 	Notes []string `json:"notes,omitempty"`
+	// Pool tells, for a backend with a warm pool, whether the run took a
+	// warm sandbox ("hit") or started cold, and why ("miss: pool empty").
+	Pool string `json:"pool,omitempty"`
 	// PassedOver lists, for automatic selection, the backends tried before
 	// Backend and why each could not be used ("docker: …").
 	PassedOver []string `json:"passed_over,omitempty"`

@@ -18,6 +18,7 @@ type CPUMeter struct {
 	f       *os.File
 	v2      bool
 	last    atomic.Int64 // ns
+	base    atomic.Int64 // ns before the tool (Rebase)
 	stop    chan struct{}
 	stopped sync.Once
 	done    chan struct{}
@@ -75,6 +76,16 @@ func (m *CPUMeter) Sample() {
 	}
 }
 
+// Rebase counts from now on: a warm container's bootstrap used CPU time
+// that is not the tool's. A nil meter does nothing.
+func (m *CPUMeter) Rebase() {
+	if m == nil {
+		return
+	}
+	m.Sample()
+	m.base.Store(m.last.Load())
+}
+
 // parseCPU reads cpuacct.usage (ns) or cpu.stat's usage_usec.
 func parseCPU(data []byte, v2 bool) (int64, bool) {
 	if !v2 {
@@ -101,5 +112,5 @@ func (m *CPUMeter) Stop() (time.Duration, bool) {
 		<-m.done
 		m.f.Close()
 	})
-	return time.Duration(m.last.Load()), true
+	return time.Duration(m.last.Load() - m.base.Load()), true
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,10 +129,16 @@ func Run(ctx context.Context, d Driver, spec *sandbox.Spec) (*sandbox.Result, er
 type Prepared struct {
 	d        Driver
 	sb       Sandbox
-	spec     *sandbox.Spec // the lifecycle's copy
+	spec     *sandbox.Spec // the lifecycle's copy; a warm sandbox's is set by its run
 	ready    time.Time
 	wait     time.Duration
 	consumed atomic.Bool
+	// background: the sandbox is removed after its run in the background
+	// (a warm sandbox, whose caller wants the Result first).
+	background bool
+	removed    chan struct{} // closes once the sandbox is gone
+	removeOnce sync.Once
+	removeErr  error
 }
 
 var _ sandbox.Prepared = (*Prepared)(nil)
@@ -146,17 +153,23 @@ func Prepare(ctx context.Context, d Driver, spec *sandbox.Spec, wait time.Durati
 	if d.Images() && spec.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
-	own := *spec
-	own.Args, own.Env, own.Files = append([]string(nil), spec.Args...), append([]string(nil), spec.Env...), append([]sandbox.File(nil), spec.Files...)
+	own := copySpec(spec)
 	now := time.Now()
 	setupCtx, cancel := context.WithTimeout(ctx, SetupTimeout)
 	defer cancel()
-	sb, err := d.Prepare(setupCtx, &own, now.Add(wait+own.Limits.Timeout))
+	sb, err := d.Prepare(setupCtx, own, now.Add(wait+own.Limits.Timeout))
 	if err != nil {
 		return nil, err
 	}
 	d.Metrics().Prepared(d.Name(), time.Since(now))
-	return &Prepared{d: d, sb: sb, spec: &own, ready: time.Now(), wait: wait}, nil
+	return &Prepared{d: d, sb: sb, spec: own, ready: time.Now(), wait: wait, removed: make(chan struct{})}, nil
+}
+
+// copySpec is the lifecycle's own copy of spec, which a driver may adjust.
+func copySpec(spec *sandbox.Spec) *sandbox.Spec {
+	own := *spec
+	own.Args, own.Env, own.Files = append([]string(nil), spec.Args...), append([]string(nil), spec.Env...), append([]sandbox.File(nil), spec.Files...)
+	return &own
 }
 
 // ErrConsumed is the error of a second Run, or of Run after Remove.
@@ -168,10 +181,16 @@ func (p *Prepared) Run(ctx context.Context) (res *sandbox.Result, err error) {
 	if p.consumed.Swap(true) {
 		return nil, ErrConsumed
 	}
+	return p.runOnce(ctx)
+}
+
+// runOnce is Run once the sandbox is claimed.
+func (p *Prepared) runOnce(ctx context.Context) (res *sandbox.Result, err error) {
 	defer func() {
-		if rerr := p.sb.Remove(); rerr != nil {
-			p.d.Metrics().CleanupFailed(p.d.Name())
-			p.d.Log().WithField("run", p.spec.RunID).WithError(rerr).Error("sandbox left behind; the next run's sweep removes it")
+		if p.background {
+			go p.remove()
+		} else {
+			_ = p.remove()
 		}
 	}()
 	if p.wait > 0 && time.Since(p.ready) > p.wait {
@@ -190,7 +209,29 @@ func (p *Prepared) Remove() error {
 	if p.consumed.Swap(true) {
 		return nil
 	}
-	return p.sb.Remove()
+	return p.remove()
+}
+
+// remove removes the sandbox, once; a failure is logged and counted, for
+// the next sweep to finish.
+func (p *Prepared) remove() error {
+	p.removeOnce.Do(func() {
+		defer close(p.removed)
+		if p.removeErr = p.sb.Remove(); p.removeErr != nil {
+			p.d.Metrics().CleanupFailed(p.d.Name())
+			p.d.Log().WithField("run", p.runID()).WithError(p.removeErr).Error("sandbox left behind; the next run's sweep removes it")
+		}
+	})
+	return p.removeErr
+}
+
+// runID names the run in logs: the spec's, or the warm sandbox's own
+// before it has one.
+func (p *Prepared) runID() string {
+	if p.spec != nil {
+		return p.spec.RunID
+	}
+	return ""
 }
 
 // run drives the sandbox from putting files in to the tool's end.

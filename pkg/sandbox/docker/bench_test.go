@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
@@ -21,4 +22,11 @@ func BenchmarkRun(b *testing.B) {
 			b.Fatalf("%+v %v", res, err)
 		}
 	}
+}
+
+// BenchmarkPoolRun measures the same run handed to a warm sandbox of a
+// pool.
+func BenchmarkPoolRun(b *testing.B) {
+	be, _ := newBackend(b)
+	sandboxtest.BenchPool(b, sandboxtest.Config{Backend: be, Image: testImage(), Seccomp: seccomp.DefaultProfile()})
 }

@@ -71,6 +71,12 @@ func (b *Backend) adjust(spec *sandbox.Spec) []string {
 
 // Prepare creates the container, labelled to live until deadline.
 func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
+	return d.create(ctx, spec, deadline, false)
+}
+
+// create creates spec's container, or a warm container for runs of its
+// shape.
+func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Time, warm bool) (*ctr, error) {
 	b := d.b
 	// A caller that names this backend (or a library user) may never have
 	// called Check; what only Check sees (runsc registered without the
@@ -85,6 +91,9 @@ func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.T
 	degraded = append(append([]string{}, b.gaps...), degraded...)
 	labels := runLabels(spec, b.owner, deadline)
 	cfg, host := containerConfig(spec, labels, b.ociRuntime)
+	if warm {
+		warmConfig(cfg, host, labels)
+	}
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
 	if err != nil {
@@ -114,11 +123,19 @@ type ctr struct {
 	degraded []string
 	hj       types.HijackedResponse
 	stdin    io.Reader
-	waitC    <-chan container.WaitResponse
-	waitErrC <-chan error
+	drained  chan struct{} // closes when the attach stream ends
+	exited   chan struct{} // closes when the wait has an answer
+	exit     exitStatus
 	stopWait context.CancelFunc
 	watch    *engine.OOMWatch // nil where OOMs are left to Docker alone
 	cpu      *engine.CPUMeter // nil where the cgroup cannot be read
+	warm     *engine.Handoff  // nil for a cold container
+}
+
+// exitStatus is the answer of the container's wait.
+type exitStatus struct {
+	code int
+	err  error
 }
 
 // CPUTime is the container's CPU time as its cgroup last showed it.
@@ -144,36 +161,83 @@ func (c *ctr) Put(ctx context.Context, tool *sandbox.ToolFile, files []sandbox.F
 // Attach attaches to the container's streams and starts waiting for its
 // exit, before the start, so that a quick exit is not missed.
 func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
+	if c.warm != nil {
+		// Attached since the warm start: the run's output begins now,
+		// and ends with the end marks or the stream.
+		c.stdin = stdin
+		c.warm.Connect(stdout, stderr)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			select {
+			case <-c.drained:
+			case <-c.warm.Ended():
+			}
+		}()
+		return lifecycle.Streams{Drained: done, Abort: c.hj.Close}, nil
+	}
+	return c.attach(ctx, stdin, stdout, stderr)
+}
+
+// attach attaches to the container's streams, which drain into stdout
+// and stderr, and asks for its exit.
+func (c *ctr) attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
 	hj, err := c.b.client.ContainerAttach(ctx, c.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return lifecycle.Streams{}, err
 	}
 	c.hj, c.stdin = hj, stdin
-	drained := make(chan struct{})
+	c.drained = make(chan struct{})
 	go func() {
-		defer close(drained)
+		defer close(c.drained)
 		// The writers never fail, so the stream is read to its end.
 		_, _ = stdcopy.StdCopy(stdout, stderr, hj.Reader)
+		if c.warm != nil {
+			c.warm.Flush()
+		}
 	}()
 	waitCtx, stopWait := context.WithCancel(context.Background())
 	c.stopWait = stopWait
-	c.waitC, c.waitErrC = c.b.client.ContainerWait(waitCtx, c.id, container.WaitConditionNextExit)
-	return lifecycle.Streams{Drained: drained, Abort: hj.Close}, nil
+	waitC, waitErrC := c.b.client.ContainerWait(waitCtx, c.id, container.WaitConditionNextExit)
+	c.exited = make(chan struct{})
+	go func() {
+		defer close(c.exited)
+		select {
+		case exit := <-waitC:
+			if exit.Error != nil && exit.Error.Message != "" {
+				c.exit.err = fmt.Errorf("wait for container: %s", exit.Error.Message)
+			}
+			c.exit.code = int(exit.StatusCode)
+		case err := <-waitErrC:
+			c.exit.err = fmt.Errorf("wait for container: %w", err)
+		}
+	}()
+	return lifecycle.Streams{Drained: c.drained, Abort: hj.Close}, nil
 }
 
 func (c *ctr) Start(ctx context.Context) error {
+	if c.warm != nil {
+		c.cpu.Rebase() // the bootstrap's start is not the tool's
+		go c.feedStdin(c.warm.Header())
+		return nil
+	}
 	if err := c.b.client.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 		return err
 	}
+	c.watchCgroups()
+	go c.feedStdin(nil)
+	return nil
+}
+
+// watchCgroups watches a started container's cgroups, where they are on
+// this host. Docker 20.10 on cgroup v1 now and then records no OOM kill:
+// the memory cgroup is watched too (an OOM before the watch is in the
+// cgroup's counter).
+func (c *ctr) watchCgroups() {
 	if isLocalHost(c.b.client.DaemonHost()) {
-		// Docker 20.10 on cgroup v1 now and then records no OOM kill:
-		// watch the container's memory cgroup too (an OOM before the
-		// watch is in the cgroup's counter).
 		c.watch = engine.WatchOOM(dockerCgroups("memory", c.id))
 		c.cpu = engine.MeterCPU(append(dockerCgroups("cpuacct", c.id), dockerCgroups("", c.id)...))
 	}
-	go feedStdin(c.hj, c.stdin)
-	return nil
 }
 
 // dockerCgroups are where Docker puts a container's cgroup under a v1
@@ -188,14 +252,16 @@ func dockerCgroups(controller, id string) []string {
 }
 
 func (c *ctr) Wait(ctx context.Context) (int, error) {
+	var ended <-chan struct{} // a cold container's never closes
+	if c.warm != nil {
+		ended = c.warm.Ended()
+	}
 	select {
-	case exit := <-c.waitC:
-		if exit.Error != nil && exit.Error.Message != "" {
-			return 0, fmt.Errorf("wait for container: %s", exit.Error.Message)
-		}
-		return int(exit.StatusCode), nil
-	case err := <-c.waitErrC:
-		return 0, fmt.Errorf("wait for container: %w", err)
+	case <-c.exited:
+		return c.exit.code, c.exit.err
+	case <-ended:
+		c.cpu.Sample() // the cgroup is there until Docker tears it down
+		return c.warm.Code(), nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -214,6 +280,12 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch.OOM() {
 		return true, nil
 	}
+	if c.watch != nil && c.warm != nil && !c.stoppedYet() {
+		// The tool's end was marked and its cgroup is there: the watch
+		// sees every OOM kill in it, and Docker would answer only once it
+		// has torn the container down.
+		return false, nil
+	}
 	info, err := c.b.client.ContainerInspect(ctx, c.id)
 	if err != nil {
 		return false, err
@@ -221,8 +293,20 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	return info.State != nil && info.State.OOMKilled, nil
 }
 
-// Output reads /output back through the archive API.
+// Output reads /output back through the archive API, once the container
+// has stopped (a warm one may still be ending: it is killed first, as the
+// end of a cold one's init kills what its tool left).
 func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
+	if c.warm != nil {
+		if err := c.Kill(ctx); err != nil {
+			return nil, err
+		}
+		select {
+		case <-c.exited:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	rc, _, err := c.b.client.CopyFromContainer(ctx, c.id, sandbox.OutputDir)
 	if err != nil {
 		return nil, fmt.Errorf("read /output from the container: %w", err)
@@ -314,11 +398,12 @@ func (b *Backend) createError(image string, err error) error {
 	}
 }
 
-// feedStdin copies r to the container's stdin and closes it, so a tool
-// reading stdin sees EOF.
-func feedStdin(hj types.HijackedResponse, r io.Reader) {
-	if r != nil {
-		_, _ = io.Copy(hj.Conn, r)
+// feedStdin writes header (a warm container's bootstrap reads it) and
+// the run's stdin to the container and closes it, so a tool reading stdin
+// sees EOF.
+func (c *ctr) feedStdin(header []byte) {
+	if _, err := c.hj.Conn.Write(header); err == nil && c.stdin != nil {
+		_, _ = io.Copy(c.hj.Conn, c.stdin)
 	}
-	_ = hj.CloseWrite()
+	_ = c.hj.CloseWrite()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
@@ -23,4 +24,11 @@ func BenchmarkRun(b *testing.B) {
 			b.Fatalf("%+v %v", res, err)
 		}
 	}
+}
+
+// BenchmarkPoolRun measures the same run handed to a warm sandbox of a
+// pool.
+func BenchmarkPoolRun(b *testing.B) {
+	be := newTestBackend(b, Options{})
+	sandboxtest.BenchPool(b, sandboxtest.Config{Backend: be, Image: testImage(), Seccomp: seccomp.DefaultProfile()})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -51,6 +52,12 @@ func (d driver) Metrics() *metrics.Runs  { return d.b.opts.Metrics }
 // reads it back: the service must run it under a runtime that applies
 // the seccomp profile.
 func (d driver) Prepare(ctx context.Context, s *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
+	return d.create(ctx, s, deadline, false)
+}
+
+// create creates s's container, or a warm container for runs of its
+// shape, and reads it back.
+func (d driver) create(ctx context.Context, s *sandbox.Spec, deadline time.Time, warm bool) (*ctr, error) {
 	b := d.b
 	profile, err := b.profilePath(s.Seccomp)
 	if err != nil {
@@ -63,6 +70,9 @@ func (d driver) Prepare(ctx context.Context, s *sandbox.Spec, deadline time.Time
 		}
 	}
 	gen := specGenerator(s, b.owner, deadline, profile, runtime)
+	if warm {
+		warmSpec(gen)
+	}
 	created, err := b.client.Create(ctx, gen)
 	if err != nil {
 		if errors.Is(err, sandbox.ErrUnavailable) {
@@ -94,10 +104,12 @@ func (d driver) Prepare(ctx context.Context, s *sandbox.Spec, deadline time.Time
 type ctr struct {
 	b       *Backend
 	id      string
-	sock    io.Closer        // the attach connection, once attached
+	sock    net.Conn         // the attach connection, once attached
 	watch   *engine.OOMWatch // nil where OOMs are left to Podman alone
 	cpu     *engine.CPUMeter // nil where the cgroup cannot be read
 	drained <-chan struct{}  // closes when the attach stream ends; nil: none
+	warm    *engine.Handoff  // nil for a cold container
+	stdin   io.Reader
 }
 
 // Degraded is empty: Podman applies every protection as asked or refuses.
@@ -124,12 +136,37 @@ func (c *ctr) Put(ctx context.Context, tool *sandbox.ToolFile, files []sandbox.F
 // cannot turn detach keys off (stdin is data: ctrl-p ctrl-q in it must not
 // end the session) and rewires the shared connection's transport.
 func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
+	c.stdin = stdin
+	if c.warm != nil {
+		// Attached since the warm start: the run's output begins now,
+		// and ends with the end marks or the stream.
+		c.warm.Connect(stdout, stderr)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			select {
+			case <-c.drained:
+			case <-c.warm.Ended():
+			}
+		}()
+		return lifecycle.Streams{Drained: done, Abort: func() { c.sock.Close() }}, nil
+	}
+	streams, err := c.attach(ctx, stdin != nil, stdout, stderr)
+	if err == nil && stdin != nil {
+		go c.feed(nil)
+	}
+	return streams, err
+}
+
+// attach attaches over a connection of its own (with stdin when asked)
+// and returns once attached.
+func (c *ctr) attach(ctx context.Context, withStdin bool, stdout, stderr io.Writer) (lifecycle.Streams, error) {
 	sock, err := c.b.client.Dial(ctx)
 	if err != nil {
 		return lifecycle.Streams{}, err
 	}
 	query := url.Values{"stream": {"true"}, "stdout": {"true"}, "stderr": {"true"}, "detachKeys": {""}}
-	if stdin != nil {
+	if withStdin {
 		query.Set("stdin", "true")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
@@ -167,15 +204,10 @@ func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		defer sock.Close()
 		// The writers never fail, so the stream is read to its end.
 		_, _ = stdcopy.StdCopy(stdout, stderr, br)
+		if c.warm != nil {
+			c.warm.Flush()
+		}
 	}()
-	if stdin != nil {
-		go func() {
-			_, _ = io.Copy(sock, stdin)
-			if cw, ok := sock.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite() // EOF for a tool reading stdin
-			}
-		}()
-	}
 	if IsLocal(c.b.opts.URI) {
 		// Attaching initialised the container: its cgroup exists now.
 		c.watch = engine.WatchOOM(containerCgroups("memory", c.id))
@@ -348,7 +380,24 @@ func containerCgroups(controller, id string) []string {
 }
 
 func (c *ctr) Start(ctx context.Context) error {
+	if c.warm != nil {
+		c.cpu.Rebase() // the bootstrap's start is not the tool's
+		go c.feed(c.warm.Header())
+		return nil
+	}
 	return c.b.client.Start(ctx, c.id)
+}
+
+// feed writes header (a warm container's bootstrap reads it) and the
+// run's stdin to the container and closes its stdin, so a tool reading
+// it sees EOF.
+func (c *ctr) feed(header []byte) {
+	if _, err := c.sock.Write(header); err == nil && c.stdin != nil {
+		_, _ = io.Copy(c.sock, c.stdin)
+	}
+	if cw, ok := c.sock.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 }
 
 // exitPoll bounds the wait between two looks at the container's state:
@@ -363,12 +412,25 @@ const exitPoll = time.Second
 // backing off; and once a second before that, should a stream outlive its
 // container.
 func (c *ctr) Wait(ctx context.Context) (int, error) {
+	var ended <-chan struct{} // a cold container's never closes
+	if c.warm != nil {
+		ended = c.warm.Ended()
+	}
+	return c.waitState(ctx, ended)
+}
+
+// waitState reads the container's state until it has stopped, or until
+// ended closes (a warm container's tool marked its end).
+func (c *ctr) waitState(ctx context.Context, ended <-chan struct{}) (int, error) {
 	drained := c.drained
 	poll := time.NewTimer(exitPoll)
 	defer poll.Stop()
 	delay := time.Millisecond
 	for {
 		select {
+		case <-ended:
+			c.cpu.Sample() // the cgroup is there until Podman tears it down
+			return c.warm.Code(), nil
 		case <-drained:
 			drained = nil // look now, then back off
 		case <-poll.C:
@@ -414,8 +476,18 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	return data.State != nil && data.State.OOMKilled, nil
 }
 
-// Output reads /output back through the archive API.
+// Output reads /output back through the archive API, once the container
+// has stopped (a warm one may still be ending: it is killed first, as the
+// end of a cold one's init kills what its tool left).
 func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
+	if c.warm != nil {
+		if err := c.Kill(ctx); err != nil {
+			return nil, err
+		}
+		if _, err := c.waitState(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(c.b.client.CopyFrom(ctx, c.id, sandbox.OutputDir, pw)) }()
 	col, err := engine.ReadArchive(pr)
@@ -441,9 +513,28 @@ func (c *ctr) Remove() error {
 func (b *Backend) remove(nameOrID string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
-	err := b.client.Remove(ctx, nameOrID)
-	if err != nil && !isNotFound(err) && !isConflict(err) {
-		return fmt.Errorf("remove container: %w", err)
+	for {
+		err := b.client.Remove(ctx, nameOrID)
+		switch {
+		case err == nil || isNotFound(err):
+			return nil
+		case stateRace(err) && ctx.Err() == nil:
+			// Podman 4.3 refuses to remove a container caught between
+			// its exit and the state that records it (a warm container
+			// removed as its tool ends, a reaper's removal under way):
+			// ask again once the state has settled.
+			time.Sleep(removeRetry)
+		default:
+			return fmt.Errorf("remove container: %w", err)
+		}
 	}
-	return nil
+}
+
+// removeRetry is the pause before removing a container again.
+const removeRetry = 20 * time.Millisecond
+
+// stateRace reports whether a refused removal may succeed when asked
+// again: the container is changing state, or another removal holds it.
+func stateRace(err error) bool {
+	return isConflict(err) || causeOf(err) == causeStateInvalid || errors.Is(err, define.ErrCtrStateInvalid)
 }

@@ -65,6 +65,24 @@ func behaviours() []behaviour {
 			check: wantStatus(sandbox.StatusOK, 0, "hello from the sandbox\n"),
 		},
 		{
+			// An ignored or blocked signal stays so across exec: a tool
+			// must start with none (SIGPIPE ends `yes | head`, SIGXFSZ
+			// the write past the fsize limit).
+			// gVisor's /proc shows no signal masks: there the pipe alone
+			// tells (with SIGPIPE ignored, yes complains of EPIPE).
+			name:    "the tool starts with no signal ignored or blocked",
+			command: []string{"sh", "-c", "yes | head -n 1; grep -E '^Sig(Ign|Blk)' /proc/self/status || true"},
+			check: func(t *testing.T, r *sandbox.Result) {
+				out := r.Stdout.String()
+				if r.Status != sandbox.StatusOK || r.Stderr.String() != "" || !strings.HasPrefix(out, "y\n") {
+					t.Fatalf("status %s stdout %q stderr %q: want y and nothing on stderr", r.Status, out, r.Stderr.Data)
+				}
+				if masks := strings.TrimPrefix(out, "y\n"); masks != "" && masks != "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n" {
+					t.Errorf("signal masks %q, want none", masks)
+				}
+			},
+		},
+		{
 			name:    "exit code passes through",
 			command: []string{"python3", "-c", "import sys; sys.exit(7)"},
 			check:   wantStatus(sandbox.StatusFailed, 7, ""),

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+// bootPy is the bootstrap of a warm container, its first process. It
+// says it is ready on stdout (readyMark), then reads one header from stdin (its length in decimal and a newline, then
+// a JSON object: the run's argv, environment, directory and shell
+// script) byte-exact, so the tool's stdin starts right after it. It gives
+// back the signals Python ignores (SIGPIPE, SIGXFSZ: an ignored signal
+// stays ignored across exec, and the fsize limit needs SIGXFSZ) and execs
+// /bin/sh with the script, which runs the tool and marks its end on both
+// streams (see Handoff); without /bin/sh it execs the tool itself. It
+// exits 125 when the stream ends before a header (the pool let the
+// container go), and as a shell does when the tool cannot be run (127
+// not found, 126 else).
+const bootPy = `import os, json, signal
+os.write(1, b"\0sablebox-ready\n")
+def rd(n):
+    b = b""
+    while len(b) < n:
+        c = os.read(0, n - len(b))
+        if not c:
+            os._exit(125)
+        b += c
+    return b
+n = b""
+while not n.endswith(b"\n"):
+    n += rd(1)
+h = json.loads(rd(int(n)))
+os.chdir(h["dir"])
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+env = dict(e.split("=", 1) for e in h["env"])
+try:
+    os.execve("/bin/sh", ["sh", "-c", h["sh"], "sh"] + h["argv"], env)
+except OSError:
+    pass
+try:
+    os.execvpe(h["argv"][0], h["argv"], env)
+except OSError as e:
+    os.write(2, ("sablebox: cannot run %s: %s\n" % (h["argv"][0], e.strerror)).encode())
+    os._exit(127 if isinstance(e, FileNotFoundError) else 126)
+`
+
+// readyMark is what the bootstrap prints when it waits for its run.
+const readyMark = "\x00sablebox-ready\n"
+
+// BootCommand is the entrypoint of a warm container: the image's python3
+// running the bootstrap, isolated from the environment and site.
+func BootCommand() []string {
+	return []string{"python3", "-I", "-S", "-c", bootPy}
+}
+
+// Handoff is the run's side of a warm container: the relays its output
+// streams through from the warm start, and the header that hands the run
+// to the bootstrap.
+//
+// The engines tell a container's exit only once they have torn it down
+// (Docker: about 30 ms after the tool's last byte), so the shell the
+// bootstrap execs marks the tool's end on stdout and on stderr: a NUL,
+// "sablebox-exit:", a nonce of the run, ":", the exit code in three
+// digits and a newline. Each stream keeps its order, so a mark comes
+// after all the tool wrote there; the relays strip it. The exit code is
+// the tool's own to choose, so a mark the tool forged gives it nothing it
+// could not get by exiting: the run ends, and the sandbox is killed.
+type Handoff struct {
+	Stdout, Stderr Relay
+	header         []byte
+	mark           []byte
+	ends           sync.WaitGroup
+	ended          chan struct{}
+	code           int
+	ready          chan struct{}
+}
+
+// NewHandoff makes the handoff of a warm container not yet bound.
+func NewHandoff() *Handoff {
+	h := &Handoff{ended: make(chan struct{}), ready: make(chan struct{})}
+	h.Stdout.ready, h.Stdout.onReady = []byte(readyMark), func() { close(h.ready) }
+	return h
+}
+
+// AwaitReady waits until the bootstrap waits for its run, and fails when
+// the container's stream ends first (drained) or ctx does.
+func (h *Handoff) AwaitReady(ctx context.Context, drained <-chan struct{}) error {
+	select {
+	case <-h.ready:
+		return nil
+	case <-drained:
+		return h.Stopped()
+	case <-ctx.Done():
+		return fmt.Errorf("the warm container's bootstrap did not start: %w", ctx.Err())
+	}
+}
+
+// Stopped is the error of a warm container that stopped before its run,
+// with what its bootstrap said.
+func (h *Handoff) Stopped() error {
+	msg := "its container stopped"
+	if said := strings.TrimSpace(h.Stderr.Held()); said != "" {
+		msg += ": " + said
+	}
+	return errors.New(msg)
+}
+
+// Bind makes the header of spec's run, with a fresh end mark.
+func (h *Handoff) Bind(spec *sandbox.Spec) {
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce) // never fails on Linux
+	id := hex.EncodeToString(nonce)
+	h.mark = []byte("\x00sablebox-exit:" + id + ":")
+	format := `\000sablebox-exit:` + id + `:%03d\n`
+	script := strings.Join([]string{
+		`r=0`, `"$@" || r=$?`,
+		`printf '` + format + `' "$r"`, `printf '` + format + `' "$r" >&2`,
+		`exit "$r"`}, "; ")
+	entry, args := Command(spec)
+	body, _ := json.Marshal(struct { // strings and lists of strings always marshal
+		Argv []string `json:"argv"`
+		Env  []string `json:"env"`
+		Dir  string   `json:"dir"`
+		Sh   string   `json:"sh"`
+	}{append(entry, args...), Env(spec), sandbox.WorkspaceDir, script})
+	h.header = append(fmt.Appendf(nil, "%d\n", len(body)), body...)
+}
+
+// Header is what the bootstrap reads before the tool's stdin.
+func (h *Handoff) Header() []byte { return h.header }
+
+// Connect sends the run's output to stdout and stderr and watches both
+// for the end mark.
+func (h *Handoff) Connect(stdout, stderr io.Writer) {
+	h.ends.Add(2)
+	var codes [2]int
+	for i, r := range []*Relay{&h.Stdout, &h.Stderr} {
+		r.Connect([]io.Writer{stdout, stderr}[i], h.mark, func(code int) {
+			codes[i] = code
+			h.ends.Done()
+		})
+	}
+	go func() {
+		h.ends.Wait()
+		h.code = codes[1]
+		close(h.ended)
+	}()
+}
+
+// Ended closes once both streams carried the end mark: the tool has
+// exited with Code.
+func (h *Handoff) Ended() <-chan struct{} { return h.ended }
+
+// Code is the tool's exit code, once Ended has closed.
+func (h *Handoff) Code() int { return h.code }
+
+// Flush ends the relays' streams: bytes held as a possible mark are
+// the tool's.
+func (h *Handoff) Flush() {
+	h.Stdout.Flush()
+	h.Stderr.Flush()
+}
