@@ -72,6 +72,7 @@ func (f *finalStep) run() error {
 	if _, _, e := unix.RawSyscall(unix.SYS_WRITE, ErrorFD, uintptr(unsafe.Pointer(&mark[0])), 1); e != 0 {
 		return fmt.Errorf("report exec: %w", e)
 	}
+	resetSignals()
 	for res, lim := range f.rlimits {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(res), uintptr(unsafe.Pointer(lim)), 0, 0, 0); e != 0 {
 			return fmt.Errorf("rlimit %d: %w", res, e)
@@ -86,4 +87,36 @@ func (f *finalStep) run() error {
 	_, _, e := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(f.argv0)),
 		uintptr(unsafe.Pointer(&f.argv[0])), uintptr(unsafe.Pointer(&f.envv[0])))
 	return fmt.Errorf("exec: %w", e)
+}
+
+// kernelSigaction is the kernel's struct sigaction on amd64 and arm64
+// (both have sa_restorer); a zero handler is SIG_DFL.
+type kernelSigaction struct {
+	handler, flags, restorer uintptr
+	mask                     uint64
+}
+
+// sigIgn is SIG_IGN.
+const sigIgn = 1
+
+// resetSignals gives the tool every signal at its default and none
+// blocked: an ignored signal and the signal mask outlive exec, and this
+// process may have inherited either from whoever started sablebox (a CI
+// runner that ignores SIGPIPE or a real-time signal). Raw system calls
+// only (see finalStep).
+func resetSignals() {
+	var old, dfl kernelSigaction
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if old.handler == sigIgn {
+			_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		}
+	}
+	var none uint64
+	_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&none)), 0, 8, 0, 0)
 }
