@@ -17,6 +17,7 @@ const (
 	LabelVersion    = "io.sablebox.version"
 	LabelOwnerPID   = "io.sablebox.owner.pid"
 	LabelOwnerStart = "io.sablebox.owner.start"
+	LabelOwnerPIDNS = "io.sablebox.owner.pidns"
 	LabelBootID     = "io.sablebox.boot-id"
 	LabelDeadline   = "io.sablebox.deadline"
 )
@@ -35,19 +36,24 @@ func NewRunID() string {
 }
 
 // Owner identifies the process that owns a run: its pid, the pid's start
-// time (so a recycled pid is not mistaken for it) and the host's boot id
-// (so a pid from before a reboot or from another host is not either).
+// time (so a recycled pid is not mistaken for it), the host's boot id (so
+// a pid from before a reboot or from another host is not either) and its
+// pid namespace (so a sablebox in a container, which shares the engine
+// and the boot id but not the pids, never takes a live run for a dead
+// one, nor the other way round).
 type Owner struct {
 	PID    int
 	Start  uint64
 	BootID string
+	PIDNS  string
 }
 
 // CurrentOwner describes this process.
 func CurrentOwner() Owner {
 	pid := os.Getpid()
 	start, _ := processStart(pid)
-	return Owner{PID: pid, Start: start, BootID: bootID()}
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return Owner{PID: pid, Start: start, BootID: bootID(), PIDNS: ns}
 }
 
 // Labels returns the labels for a run owned by o that must be gone by
@@ -59,13 +65,16 @@ func (o Owner) Labels(runID, version string, deadline time.Time) map[string]stri
 		LabelOwnerPID:   strconv.Itoa(o.PID),
 		LabelOwnerStart: strconv.FormatUint(o.Start, 10),
 		LabelBootID:     o.BootID,
+		LabelOwnerPIDNS: o.PIDNS,
 		LabelDeadline:   strconv.FormatInt(deadline.Unix(), 10),
 	}
 }
 
 // Orphaned reports whether the run that carries labels should be reaped at
 // now, and why: its deadline passed long ago, or its owner ran on this boot
-// of this host and is gone. A run whose labels cannot be read is orphaned.
+// of this host, in this pid namespace, and is gone. A run whose labels
+// cannot be read is orphaned; labels without a pid namespace (older
+// sablebox, the process sandbox's names) count as this one's.
 func (o Owner) Orphaned(labels map[string]string, now time.Time) (bool, string) {
 	deadline, err := strconv.ParseInt(labels[LabelDeadline], 10, 64)
 	if err != nil {
@@ -76,6 +85,9 @@ func (o Owner) Orphaned(labels map[string]string, now time.Time) (bool, string) 
 	}
 	if labels[LabelBootID] != o.BootID || o.BootID == "" {
 		return false, "" // another host or boot: only the deadline can tell
+	}
+	if ns, ok := labels[LabelOwnerPIDNS]; ok && (ns != o.PIDNS || ns == "") {
+		return false, "" // another pid namespace (a container): likewise
 	}
 	pid, err := strconv.Atoi(labels[LabelOwnerPID])
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 func TestOwnerOrphaned(t *testing.T) {
 	me := CurrentOwner()
-	if me.Start == 0 || me.BootID == "" {
-		t.Fatalf("CurrentOwner() = %+v: want start time and boot id", me)
+	if me.Start == 0 || me.BootID == "" || me.PIDNS == "" {
+		t.Fatalf("CurrentOwner() = %+v: want start time, boot id and pid namespace", me)
 	}
 	now := time.Now()
 
@@ -23,6 +23,12 @@ func TestOwnerOrphaned(t *testing.T) {
 	recycled := me
 	recycled.Start++
 
+	// A sablebox in a container: the same boot, pids of its own.
+	inContainer := gone
+	inContainer.PIDNS = "pid:[1]"
+	olderLabels := gone.Labels("r", "v", now.Add(time.Minute))
+	delete(olderLabels, LabelOwnerPIDNS)
+
 	tests := []struct {
 		name   string
 		labels map[string]string
@@ -35,6 +41,9 @@ func TestOwnerOrphaned(t *testing.T) {
 		{"deadline within grace", me.Labels("r", "v", now.Add(-time.Second)), false},
 		{"other host, live deadline", Owner{PID: 1, BootID: "elsewhere"}.Labels("r", "v", now.Add(time.Minute)), false},
 		{"garbage", map[string]string{LabelDeadline: "soon"}, true},
+		{"other pid namespace, live deadline", inContainer.Labels("r", "v", now.Add(time.Minute)), false},
+		{"other pid namespace, deadline long past", inContainer.Labels("r", "v", now.Add(-time.Hour)), true},
+		{"no pid namespace label, dead owner", olderLabels, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -385,7 +385,7 @@ func TestShutdownCancelsWhatOutlivesItsDeadline(t *testing.T) {
 	}
 	st := ts.do("GET", "/v1/runs/"+id, secret, nil).state(t)
 	if st.State != StateDone || st.Result.Status != sandbox.StatusKilled {
-		t.Fatalf("the run after shutdown: %+v", st)
+		t.Fatalf("the run after shutdown: %+v %+v", st, st.Result)
 	}
 	if a := ts.do("POST", "/v1/runs", secret, RunRequest{Command: []string{"true"}}); a.status != 503 || a.errorCode() != "shutting_down" {
 		t.Fatalf("a run during shutdown: %d %s", a.status, a.body)

@@ -149,7 +149,8 @@ func TestDaemonDownIsUnavailable(t *testing.T) {
 func TestReapRemovesOrphans(t *testing.T) {
 	b, c := newBackend(t)
 	ctx := context.Background()
-	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	dead := sandbox.CurrentOwner() // this host, boot and pid namespace
+	dead.PID, dead.Start = 999999999, 1
 	live := sandbox.CurrentOwner()
 	mk := func(o sandbox.Owner) string {
 		runID := sandbox.NewRunID()
@@ -341,7 +342,8 @@ func TestFailedCreateLeavesNothing(t *testing.T) {
 func TestReapRemovesOrphanedVolumes(t *testing.T) {
 	b, c := newBackend(t)
 	ctx := context.Background()
-	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	dead := sandbox.CurrentOwner() // this host, boot and pid namespace
+	dead.PID, dead.Start = 999999999, 1
 	mk := func(o sandbox.Owner) string {
 		runID := sandbox.NewRunID()
 		creator := c.(interface {

@@ -112,7 +112,8 @@ func TestReapRemovesOrphans(t *testing.T) {
 		t.Cleanup(func() { _ = b.remove(created.ID) })
 		return spec.RunID
 	}
-	dead := sandbox.Owner{PID: 999999999, Start: 1, BootID: sandbox.CurrentOwner().BootID}
+	dead := sandbox.CurrentOwner() // this host, boot and pid namespace
+	dead.PID, dead.Start = 999999999, 1
 	orphan, owned := mk(dead), mk(sandbox.CurrentOwner())
 	if _, err := b.Reap(ctx); err != nil {
 		t.Fatal(err)
