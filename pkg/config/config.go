@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/setting"
@@ -48,6 +49,14 @@ const (
 	// KeyMetricsFile names a file that receives the run's metrics in the
 	// textfile format of node_exporter's textfile collector.
 	KeyMetricsFile = "metrics-file"
+	// The warm pools of `sablebox serve` (see pkg/pool): on by default
+	// there; a bare `sablebox run` never keeps one.
+	KeyPool        = "pool"
+	KeyPoolMin     = "pool-min"
+	KeyPoolMax     = "pool-max"
+	KeyPoolIdle    = "pool-idle"
+	KeyPoolRefills = "pool-refills"
+	KeyPoolOutput  = "pool-output"
 )
 
 // EnvHost is the other variable that sets KeyServer, as DOCKER_HOST names
@@ -87,6 +96,8 @@ type Config struct {
 	Server, Token string
 	// MetricsFile receives the run's metrics (node_exporter textfile).
 	MetricsFile string
+	// Pool sizes the warm pools a service keeps (nil: none).
+	Pool *pool.Config
 }
 
 // SetDefaults registers every key's default in v.
@@ -101,6 +112,11 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault(KeyLogFormat, "text")
 	v.SetDefault(KeyLogLevel, "warning")
 	v.SetDefault(KeyEnv, []string{})
+	v.SetDefault(KeyPool, true)
+	v.SetDefault(KeyPoolMin, pool.DefaultMin)
+	v.SetDefault(KeyPoolMax, pool.DefaultMax)
+	v.SetDefault(KeyPoolIdle, pool.DefaultIdle.String())
+	v.SetDefault(KeyPoolRefills, pool.DefaultRefills)
 }
 
 // NewViper returns a viper that reads SABLEBOX_* variables and, when one
@@ -167,6 +183,7 @@ func knownKeys() []string {
 var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, KeyWorkspace, KeyOutput,
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
 	KeyServer, KeyToken, KeyMetricsFile,
+	KeyPool, KeyPoolMin, KeyPoolMax, KeyPoolIdle, KeyPoolRefills, KeyPoolOutput,
 }
 
 // Load reads and validates every setting from v. flags are the command's
@@ -207,6 +224,7 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 	c.Limits.OutputBytes = l.size(KeyOutputCap)
 	c.Limits.CPUs = l.positiveFloat(KeyCPUs)
 	c.Limits.Pids = l.positiveInt(KeyPids)
+	c.Pool = l.pool()
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -214,6 +232,25 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// pool reads the warm pools' settings; nil when they are off.
+func (l *loader) pool() *pool.Config {
+	on := l.boolean(KeyPool)
+	cfg := pool.Config{Min: int(l.count(KeyPoolMin)), Max: int(l.count(KeyPoolMax)),
+		Idle: l.duration(KeyPoolIdle), Refills: int(l.count(KeyPoolRefills)), Output: l.boolean(KeyPoolOutput)}
+	if l.err != nil || !on {
+		return nil
+	}
+	if cfg.Max == 0 {
+		l.fail(KeyPoolMax, "want 1 or more (to keep no pool, set pool: false)")
+		return nil
+	}
+	if err := cfg.Validate(); err != nil {
+		l.fail(KeyPool, err.Error())
+		return nil
+	}
+	return &cfg
 }
 
 // backendSettings reads every backend setting that was given, and checks
@@ -335,6 +372,16 @@ func (l *loader) positiveFloat(key string) float64 {
 		l.fail(key, "want a number above 0 such as 0.5")
 	}
 	return f
+}
+
+// count reads a whole number of 0 or more.
+func (l *loader) count(key string) int64 {
+	raw := l.str(key)
+	var n int64
+	if _, err := fmt.Sscan(raw, &n); l.err == nil && (err != nil || n < 0 || fmt.Sprint(n) != strings.TrimSpace(raw)) {
+		l.fail(key, "want a whole number, 0 or more")
+	}
+	return n
 }
 
 func (l *loader) positiveInt(key string) int64 {

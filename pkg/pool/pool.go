@@ -20,34 +20,39 @@ import (
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
-// Config sizes a pool. The zero value of a field takes its default.
+// Config sizes a pool. A zero Max, Idle or Refills takes its default.
 type Config struct {
-	// Min is how many warm sandboxes the pool keeps ready (default 2).
+	// Min is how many warm sandboxes the pool keeps ready; 0 keeps none
+	// until runs come (DefaultMin is what `sablebox serve` keeps).
 	Min int `yaml:"min" json:"min"`
 	// Max is the most it keeps (default 4): it grows toward Max while
 	// runs find it empty, and shrinks back to Min as sandboxes idle out.
 	Max int `yaml:"max" json:"max"`
 	// Idle is how long a warm sandbox waits for a run before it is
-	// replaced (default 5m, at most sandbox.PreparedWait).
+	// replaced (default 2m, at most sandbox.PreparedWait). It bounds, with
+	// the shape's timeout, how long a pool's sandboxes outlive a service
+	// killed with SIGKILL where no sweep can tell that it died (another
+	// pid namespace: a service in a container).
 	Idle time.Duration `yaml:"idle" json:"idle"`
 	// Refills is the most sandboxes started at once (default 1), so
 	// refilling never takes the CPUs from the tools that run.
 	Refills int `yaml:"refills" json:"refills"`
+	// Output gives the warm sandboxes an /output directory: runs that ask
+	// for one fit, the others start cold (a runner's pools; New takes
+	// the shape's).
+	Output bool `yaml:"output" json:"output"`
 }
 
 // Defaults of Config.
 const (
 	DefaultMin     = 2
 	DefaultMax     = 4
-	DefaultIdle    = 5 * time.Minute
+	DefaultIdle    = 2 * time.Minute
 	DefaultRefills = 1
 )
 
 // WithDefaults fills the fields left zero.
 func (c Config) WithDefaults() Config {
-	if c.Min == 0 {
-		c.Min = DefaultMin
-	}
 	if c.Max == 0 {
 		c.Max = max(DefaultMax, c.Min)
 	}
@@ -316,7 +321,7 @@ func (p *Pool) start() {
 	// Not cancelled by Close: an engine told to stop a create may make
 	// the container after all, where nothing would remove it. The start
 	// is bounded by the lifecycle's setup timeout; Close waits for it.
-	sb, err := p.backend.Warm(context.Background(), p.shape)
+	sb, err := p.backend.Warm(context.Background(), p.shape, p.cfg.Idle)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.warming--

@@ -18,6 +18,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/metrics"
+	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/hostdir"
 	"github.com/sablebox/sablebox/pkg/seccomp"
@@ -59,6 +60,12 @@ type Options struct {
 	// Metrics is the registry the runner and its backends register their
 	// metrics on (see pkg/metrics); none are registered when nil.
 	Registry prometheus.Registerer
+	// Pool, when set, keeps warm pools (see pkg/pool): each container
+	// backend the runner uses keeps warm sandboxes of the runner's shape
+	// (its image, the default limits, its seccomp profile, /output when
+	// Pool.Output), and runs that fit take one. For a process that
+	// outlives its runs (a service, a library user); nil (the CLI): none.
+	Pool *pool.Config
 }
 
 // Runner runs tools. It is safe for concurrent use.
@@ -74,6 +81,7 @@ type Runner struct {
 	chosen     sandbox.Backend            // auto's choice, once made
 	passedOver []string                   // why auto passed over the ones before it
 	reaped     map[string]bool            // backends swept at first use
+	pools      map[string]*pool.Pool      // by backend name, with Options.Pool
 }
 
 // New returns a Runner. It contacts no engine until the first run.
@@ -93,7 +101,12 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), metrics: m, imageNamed: imageNamed,
-		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}}
+		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}, pools: map[string]*pool.Pool{}}
+	if opts.Pool != nil {
+		if err := opts.Pool.WithDefaults().Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
+		}
+	}
 	if opts.HostDirs != nil {
 		if r.hostDirs, err = hostdir.NewAllowed(opts.HostDirs); err != nil {
 			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)
@@ -220,7 +233,11 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	}
 	spec.PassedOver = passedOver
 	reaped := r.reapOnce(backend)
-	res, err = backend.Run(ctx, spec)
+	if p := r.poolFor(backend); p != nil {
+		res, err = p.Run(ctx, spec)
+	} else {
+		res, err = backend.Run(ctx, spec)
+	}
 	if errors.Is(err, sandbox.ErrUnavailable) && r.opts.Runtime == "auto" && req.Runtime == "" {
 		r.forget(backend)
 	}
@@ -543,7 +560,32 @@ func (r *Runner) Ready(ctx context.Context) (string, error) {
 		}
 		return "", err
 	}
+	r.poolFor(b) // a service's pool warms from its first readiness check
 	return b.Name(), nil
+}
+
+// poolFor is b's warm pool, started on first use; nil without
+// Options.Pool or for a backend that warms nothing (the process sandbox,
+// whose start costs little).
+func (r *Runner) poolFor(b sandbox.Backend) *pool.Pool {
+	w, ok := b.(sandbox.Warmer)
+	if r.opts.Pool == nil || !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.pools[b.Name()]; ok {
+		return p
+	}
+	shape := &sandbox.Spec{Image: r.opts.Image, Limits: sandbox.Limits{}.WithDefaults(), Seccomp: r.opts.Seccomp,
+		Output: r.opts.Pool.Output}
+	p, err := pool.New(w, shape, *r.opts.Pool, pool.Options{Metrics: r.metrics, Logger: r.log.WithField("backend", b.Name())})
+	if err != nil {
+		r.log.WithError(err).Error("no warm pool: runs start cold")
+		p = nil
+	}
+	r.pools[b.Name()] = p
+	return p
 }
 
 // Validate checks req as Run would before anything runs, so that a
@@ -576,11 +618,21 @@ func (r *Runner) Doctor(ctx context.Context) []sandbox.Description {
 	return out
 }
 
-// Close closes every backend the runner opened.
+// Close removes the warm pools' sandboxes and closes every backend the
+// runner opened.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
+	for name, p := range r.pools {
+		if p == nil {
+			continue
+		}
+		if err := p.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the %s pool: %w", name, err))
+		}
+	}
+	r.pools = map[string]*pool.Pool{}
 	for name, b := range r.backends {
 		if err := b.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", name, err))

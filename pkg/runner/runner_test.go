@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
+	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
@@ -535,5 +537,38 @@ func TestHostDirsAllowList(t *testing.T) {
 	}
 	if _, err := New(Options{HostDirs: []string{filepath.Join(outside, "missing")}}); !errors.Is(err, sandbox.ErrInvalidSpec) {
 		t.Errorf("a missing allowed dir: %v", err)
+	}
+}
+
+// A runner with a pool hands runs of its shape to warm containers, runs
+// the others cold, and leaves nothing when closed.
+func TestRunnerPool(t *testing.T) {
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			r := usableRunner(t, name, Options{Runtime: name, Pool: &pool.Config{Min: 1, Max: 1}})
+			if _, err := r.Ready(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(time.Minute)
+			var res *sandbox.Result
+			for {
+				var err error
+				res, err = r.Run(context.Background(), Request{Command: []string{"sh", "-c", "cat; echo done"}, Stdin: strings.NewReader("in\n")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Pool == pool.Hit || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if res.Pool != pool.Hit || res.Stdout.String() != "in\ndone\n" || res.Backend != name {
+				t.Fatalf("pool %q stdout %q backend %s", res.Pool, res.Stdout.Data, res.Backend)
+			}
+			res, err := r.Run(context.Background(), Request{Command: []string{"true"}, Limits: sandbox.Limits{Pids: 20}})
+			if err != nil || res.Pool != "miss: "+sandbox.MismatchLimits {
+				t.Fatalf("other limits: pool %q, %v", res.Pool, err)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrWarmStale is the error of a warm sandbox's Run when the sandbox
@@ -19,9 +20,12 @@ type Warmer interface {
 	Backend
 	// Warm starts a sandbox for runs that fit shape (see Mismatch). Only
 	// shape's image, limits, seccomp profile and Output matter (and its
-	// RunID, which names the sandbox when set); it may
-	// wait up to PreparedWait for its run. ctx bounds the start only.
-	Warm(ctx context.Context, shape *Spec) (Warm, error)
+	// RunID, which names the sandbox when set). It may wait up to wait
+	// (at most PreparedWait) for its run, and is labelled to live no
+	// longer than that and shape's timeout: a sweep by another sablebox,
+	// which cannot tell whether its owner lives, removes it after that.
+	// ctx bounds the start only.
+	Warm(ctx context.Context, shape *Spec, wait time.Duration) (Warm, error)
 }
 
 // Warm is a started sandbox waiting for its one run. Exactly one of Run

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sablebox/sablebox/pkg/audit"
+	"github.com/sablebox/sablebox/pkg/config"
+	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/server"
 )
@@ -30,7 +32,9 @@ func newServeCmd(a *app) *cobra.Command {
 when asked, with TLS when a certificate and key are given. Clients need a
 token from --tokens; they send a tool's source or a command, stdin, files
 and limits within their token's ceiling, never host paths or engine
-settings. SIGTERM stops taking runs, lets those in flight finish for
+settings. Runs of the default shape take a warm container from a pool
+(started ahead with every protection, used once, then removed); the
+result's "pool" says whether a run hit or why it started cold. SIGTERM stops taking runs, lets those in flight finish for
 --shutdown-grace, then cancels the rest; nothing is left behind.`,
 		Example: `  echo 'tokens:' > tokens.yaml
   sablebox token new --name ci >> tokens.yaml   # prints the secret once, on stderr
@@ -51,7 +55,7 @@ settings. SIGTERM stops taking runs, lets those in flight finish for
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			opts := a.runnerOptions()
-			opts.Registry, opts.HostDirs = reg, hostDirs
+			opts.Registry, opts.HostDirs, opts.Pool = reg, hostDirs, a.cfg.Pool
 			if opts.HostDirs == nil {
 				opts.HostDirs = []string{} // clients send content, not host paths
 			}
@@ -124,6 +128,12 @@ settings. SIGTERM stops taking runs, lets those in flight finish for
 	f.IntVar(&maxQueued, "max-queued", 0, "runs waiting beyond those (default: 4 × max-concurrent); more get 429")
 	f.DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long runs in flight may finish after SIGTERM before they are cancelled")
 	f.StringSliceVar(&hostDirs, "allow-host-dir", nil, "host directories clients may name as workspace or output (default: none; clients send files)")
+	f.Bool(config.KeyPool, true, "keep warm pools of one-shot containers, so that runs of the default shape skip the container's start")
+	f.Int(config.KeyPoolMin, pool.DefaultMin, "warm containers kept ready per container backend")
+	f.Int(config.KeyPoolMax, pool.DefaultMax, "most warm containers per container backend (the pool grows toward it while runs find it empty)")
+	f.Duration(config.KeyPoolIdle, pool.DefaultIdle, "how long a warm container waits for a run before it is replaced")
+	f.Int(config.KeyPoolRefills, pool.DefaultRefills, "most warm containers started at once")
+	f.Bool(config.KeyPoolOutput, false, "give warm containers an /output directory: runs that ask for one take them, the others start cold")
 	return cmd
 }
 

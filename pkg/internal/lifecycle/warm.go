@@ -58,6 +58,9 @@ func Warm(ctx context.Context, d WarmDriver, shape *sandbox.Spec, wait time.Dura
 	if own.Image == "" {
 		return nil, fmt.Errorf("%w: no image", sandbox.ErrInvalidSpec)
 	}
+	if wait <= 0 || wait > sandbox.PreparedWait {
+		return nil, fmt.Errorf("%w: a warm sandbox may wait more than 0 and at most %v, not %v", sandbox.ErrInvalidSpec, sandbox.PreparedWait, wait)
+	}
 	own.Command = nil
 	now := time.Now()
 	setupCtx, cancel := context.WithTimeout(ctx, SetupTimeout)

@@ -17,8 +17,8 @@ import (
 var _ sandbox.Warmer = (*Backend)(nil)
 
 // Warm starts a container for runs of shape; see sandbox.Warmer.
-func (b *Backend) Warm(ctx context.Context, shape *sandbox.Spec) (sandbox.Warm, error) {
-	return lifecycle.Warm(ctx, driver{b}, shape, sandbox.PreparedWait)
+func (b *Backend) Warm(ctx context.Context, shape *sandbox.Spec, wait time.Duration) (sandbox.Warm, error) {
+	return lifecycle.Warm(ctx, driver{b}, shape, wait)
 }
 
 // warmSpec turns a container spec made for a shape into a warm

@@ -44,7 +44,7 @@ func (b warmed) Prepare(ctx context.Context, spec *sandbox.Spec) (sandbox.Prepar
 		return b.Warmer.Prepare(ctx, spec)
 	}
 	// A pool warms its sandboxes ahead of any caller's context.
-	w, err := b.Warm(context.WithoutCancel(ctx), sandbox.Shape(spec))
+	w, err := b.Warm(context.WithoutCancel(ctx), sandbox.Shape(spec), sandbox.PreparedWait)
 	if err != nil {
 		return nil, err
 	}
