@@ -86,6 +86,9 @@ func (b *Backend) bpf(p *sandbox.SeccompProfile) ([]byte, error) {
 	if prog, ok := b.compiled[sum]; ok {
 		return prog, nil
 	}
+	if prog := precompiled(sum); prog != nil {
+		return prog, nil
+	}
 	prog, err := compileSeccomp(p.JSON)
 	if err != nil {
 		return nil, fmt.Errorf("%w: seccomp: %v", sandbox.ErrUnavailable, err)
@@ -196,6 +199,12 @@ func (d driver) Prepare(_ context.Context, spec *sandbox.Spec, deadline time.Tim
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
 	}
 	s := &stage1{b: b, plan: p, bpf: make(chan bpfResult, 1)}
+	if p.has[LayerCgroup] {
+		primeMigration()
+	}
+	// The stage binary is copied into a memfd once (milliseconds): start
+	// that too while the rest is set up; readyCommand waits for it.
+	go b.stageBinary()
 	// The seccomp program compiles (milliseconds) while the rest is set
 	// up and stage 1 starts; stage 1 gets its config once it is ready.
 	if p.has[LayerSeccomp] {
