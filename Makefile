@@ -52,8 +52,9 @@ lint-mod: ## go.mod and go.sum are tidy
 
 profiles: ## regenerate profiles/ from the Go tables
 	$(GO) run ./cmd/sablebox profile show default > profiles/default.json
+	$(GO) test ./pkg/sandbox/process -run TestDefaultBPFIsFresh -count=1 -args -update-bpf
 
-bench: build ## sablebox run vs the plain engine lines (medians, ratios), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)
+bench: build ## sablebox run vs the plain engine lines (medians, ratios), the warm pool (hits via the library, the CLI and serve; sustained load), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./cmd/sablebox/ -args -compare-runs=$${RUNS:-20}
 
 demo: deps build ## run a real tool in the best sandbox here (no engine needed: the process sandbox)
