@@ -63,6 +63,20 @@ func TestLoadFromEnvAndFile(t *testing.T) {
 	}
 }
 
+func TestPoolSettings(t *testing.T) {
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pool == nil || c.Pool.Min != 2 || c.Pool.Max != 4 || c.Pool.Idle != 2*time.Minute || c.Pool.Refills != 1 || c.Pool.Output {
+		t.Fatalf("default pool %+v", c.Pool)
+	}
+	t.Setenv("SABLEBOX_POOL", "false")
+	if c, err = load(t); err != nil || c.Pool != nil {
+		t.Fatalf("pool off: %+v, %v", c.Pool, err)
+	}
+}
+
 func TestLoadRejectsBadValues(t *testing.T) {
 	tests := []struct{ key, value, want string }{
 		{KeyRuntime, "lxc", "runtime"},
@@ -74,6 +88,13 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{KeyPids, "1.5", "pids"},
 		{KeyPids, "1", "pids"},
 		{KeyLogFormat, "xml", "log-format"},
+		{KeyPool, "maybe", "pool"},
+		{KeyPoolMin, "-1", "pool-min"},
+		{KeyPoolMin, "9", "pool"},
+		{KeyPoolMax, "0", "pool-max"},
+		{KeyPoolIdle, "1h", "pool"},
+		{KeyPoolIdle, "soon", "pool-idle"},
+		{KeyPoolRefills, "1.5", "pool-refills"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
