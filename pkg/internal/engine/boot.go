@@ -21,7 +21,9 @@ import (
 // back the signals Python ignores (SIGPIPE, SIGXFSZ: an ignored signal
 // stays ignored across exec, and the fsize limit needs SIGXFSZ) and execs
 // /bin/sh with the script, which runs the tool and marks its end on both
-// streams (see Handoff); without /bin/sh it execs the tool itself. It
+// streams (see Handoff); without /bin/sh it execs the tool itself. The
+// tool's environment is the container's own (with what the engine adds,
+// such as HOSTNAME) updated with the run's, as a cold container's is. It
 // exits 125 when the stream ends before a header (the pool let the
 // container go), and as a shell does when the tool cannot be run (127
 // not found, 126 else).
@@ -42,7 +44,8 @@ h = json.loads(rd(int(n)))
 os.chdir(h["dir"])
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-env = dict(e.split("=", 1) for e in h["env"])
+env = dict(os.environ)
+env.update(e.split("=", 1) for e in h["env"])
 try:
     os.execve("/bin/sh", ["sh", "-c", h["sh"], "sh"] + h["argv"], env)
 except OSError:

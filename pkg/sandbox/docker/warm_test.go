@@ -66,3 +66,10 @@ func TestPoolIsolationRunsc(t *testing.T) {
 	sandboxtest.SkipUnlessRequired(t, "runsc", err)
 	sandboxtest.Isolation(t, sandboxtest.Config{Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile()}, owned(c))
 }
+
+// A warm run's environment is a cold run's (the engine's HOSTNAME
+// aside, which names each container).
+func TestWarmEnvironmentIsACold(t *testing.T) {
+	b, _ := newBackend(t)
+	sandboxtest.SameEnvironment(t, sandboxtest.Config{Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile()})
+}

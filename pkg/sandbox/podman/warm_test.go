@@ -29,3 +29,10 @@ func TestPoolIsolation(t *testing.T) {
 	}
 	sandboxtest.Isolation(t, sandboxtest.Config{Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile()}, owned)
 }
+
+// A warm run's environment is a cold run's (the engine's HOSTNAME
+// aside, which names each container).
+func TestWarmEnvironmentIsACold(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	sandboxtest.SameEnvironment(t, sandboxtest.Config{Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile()})
+}

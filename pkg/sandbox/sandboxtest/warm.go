@@ -155,3 +155,23 @@ print("tmp bytes:", sum(os.path.getsize(os.path.join("/tmp", f)) for f in os.lis
 		}
 	}
 }
+
+// SameEnvironment checks that a run through the warm path sees the
+// environment, working directory, identity and arguments a cold run sees.
+func SameEnvironment(t *testing.T, cfg Config) {
+	see := func(b sandbox.Backend) string {
+		spec := cfg.spec(t)
+		spec.Env = []string{"EXTRA=1"}
+		spec.Command = []string{"sh", "-c", `env | grep -v '^HOSTNAME=' | sort; pwd; id; echo "$0" "$@"`, "zero", "a b", "c"}
+		res, err := b.Run(context.Background(), spec)
+		if err != nil || res.Status != sandbox.StatusOK {
+			t.Fatalf("%v: %+v", err, res)
+		}
+		return res.Stdout.String()
+	}
+	cold := see(cfg.Backend)
+	warm := see(warmed{cfg.Backend.(sandbox.Warmer)})
+	if cold != warm {
+		t.Fatalf("a cold run sees\n%s\na warm one\n%s", cold, warm)
+	}
+}
