@@ -29,6 +29,8 @@ build: helper ## build bin/sablebox (needs libseccomp-dev: make deps)
 
 test: build ## all tests; integration tests skip without an engine unless SABLEBOX_REQUIRE names it
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@# On CI only (a machine .ci/prepare set up), and alone: it restarts dockerd.
+	@if [ "$$CI" = true ]; then SABLEBOX_DOCKERD_RESTART=1 $(GO) test -race -count=1 -run TestPoolRefillsAfterADaemonRestart ./pkg/pool; fi
 
 UNPRIVILEGED ?= 65534
 test-unprivileged: helper ## the process sandbox's suite again, as an unprivileged user (run as root)

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/sirupsen/logrus"
 
@@ -330,15 +331,26 @@ func (c *ctr) Remove() error {
 }
 
 // remove force-removes a container and its anonymous volumes. A container
-// already gone, or being removed by another sablebox's reaper, is fine.
+// already gone, or being removed by another sablebox's reaper, is fine. A
+// daemon that cannot be reached (restarting) is asked again, within
+// CleanupTimeout, so that its containers do not outlive the restart.
 func (b *Backend) remove(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
-	err := b.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
+		err := b.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		switch {
+		case err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err):
+			return nil
+		case client.IsErrConnectionFailed(err) && ctx.Err() == nil:
+			select {
+			case <-time.After(pause):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		return fmt.Errorf("remove container: %w", err)
 	}
-	return nil
 }
 
 // removeRunVolumes removes the volumes labelled with runID.
