@@ -46,13 +46,7 @@ func TestPoolRefillsAfterADaemonRestart(t *testing.T) {
 		t.Fatalf("after the restart: %+v, %v", res, err)
 	}
 	p.Settle()
-	for _, id := range mine(t, c) {
-		for _, old := range before {
-			if id == old {
-				t.Errorf("the old daemon's warm container %s was left", id[:12])
-			}
-		}
-	}
+	noneLeft(t, c, before)
 }
 
 // restartDockerd stops the host's dockerd and starts it again the way

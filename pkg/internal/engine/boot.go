@@ -164,6 +164,20 @@ func (h *Handoff) Connect(stdout, stderr io.Writer) {
 // exited with Code.
 func (h *Handoff) Ended() <-chan struct{} { return h.ended }
 
+// Drained closes when the run's output has ended: both end marks came, or
+// the container's stream (drained) ended without them.
+func (h *Handoff) Drained(drained <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-drained:
+		case <-h.ended:
+		}
+	}()
+	return done
+}
+
 // Code is the tool's exit code, once Ended has closed.
 func (h *Handoff) Code() int { return h.code }
 

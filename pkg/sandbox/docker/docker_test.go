@@ -59,6 +59,20 @@ func newBackend(t testing.TB) (*docker.Backend, docker.Client) {
 	return b, c
 }
 
+// newRunscBackend is the Docker backend with gVisor's runsc, or skips
+// (fails when SABLEBOX_REQUIRE names runsc) when runsc is not usable.
+func newRunscBackend(t testing.TB) (*docker.Backend, docker.Client) {
+	t.Helper()
+	_, c := newBackend(t)
+	b, err := docker.New("", docker.WithClient(c), docker.WithOCIRuntime("runsc"))
+	if err == nil {
+		err = b.Check(context.Background())
+	}
+	sandboxtest.SkipUnlessRequired(t, "runsc", err)
+	t.Cleanup(func() { b.Close() })
+	return b, c
+}
+
 // leftovers counts the containers and volumes a run left.
 func leftovers(c docker.Client) func(ctx context.Context, runID string) (int, error) {
 	return func(ctx context.Context, runID string) (int, error) {
@@ -101,12 +115,7 @@ func TestOutputExecIsReported(t *testing.T) {
 
 // The same table under gVisor: Docker with the runsc OCI runtime.
 func TestConformanceRunsc(t *testing.T) {
-	_, c := newBackend(t)
-	b, err := docker.New("", docker.WithClient(c), docker.WithOCIRuntime("runsc"))
-	if err == nil {
-		err = b.Check(context.Background())
-	}
-	sandboxtest.SkipUnlessRequired(t, "runsc", err)
+	b, c := newRunscBackend(t)
 	sandboxtest.Run(t, sandboxtest.Config{
 		Backend:    b,
 		Image:      testImage(),

@@ -167,15 +167,7 @@ func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		// and ends with the end marks or the stream.
 		c.stdin = stdin
 		c.warm.Connect(stdout, stderr)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			select {
-			case <-c.drained:
-			case <-c.warm.Ended():
-			}
-		}()
-		return lifecycle.Streams{Drained: done, Abort: c.hj.Close}, nil
+		return lifecycle.Streams{Drained: c.warm.Drained(c.drained), Abort: c.hj.Close}, nil
 	}
 	return c.attach(ctx, stdin, stdout, stderr)
 }

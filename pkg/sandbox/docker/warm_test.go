@@ -40,12 +40,7 @@ func TestConformanceWarm(t *testing.T) {
 
 // The same under gVisor.
 func TestConformanceWarmRunsc(t *testing.T) {
-	_, c := newBackend(t)
-	b, err := docker.New("", docker.WithClient(c), docker.WithOCIRuntime("runsc"))
-	if err == nil {
-		err = b.Check(context.Background())
-	}
-	sandboxtest.SkipUnlessRequired(t, "runsc", err)
+	b, c := newRunscBackend(t)
 	sandboxtest.RunWarm(t, sandboxtest.Config{
 		Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile(),
 		Leftovers: leftovers(c), Exceptions: exceptions,
@@ -58,12 +53,7 @@ func TestPoolIsolation(t *testing.T) {
 }
 
 func TestPoolIsolationRunsc(t *testing.T) {
-	_, c := newBackend(t)
-	b, err := docker.New("", docker.WithClient(c), docker.WithOCIRuntime("runsc"))
-	if err == nil {
-		err = b.Check(context.Background())
-	}
-	sandboxtest.SkipUnlessRequired(t, "runsc", err)
+	b, c := newRunscBackend(t)
 	sandboxtest.Isolation(t, sandboxtest.Config{Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile()}, owned(c))
 }
 

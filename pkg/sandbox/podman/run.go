@@ -141,15 +141,7 @@ func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		// Attached since the warm start: the run's output begins now,
 		// and ends with the end marks or the stream.
 		c.warm.Connect(stdout, stderr)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			select {
-			case <-c.drained:
-			case <-c.warm.Ended():
-			}
-		}()
-		return lifecycle.Streams{Drained: done, Abort: func() { c.sock.Close() }}, nil
+		return lifecycle.Streams{Drained: c.warm.Drained(c.drained), Abort: func() { c.sock.Close() }}, nil
 	}
 	streams, err := c.attach(ctx, stdin != nil, stdout, stderr)
 	if err == nil && stdin != nil {
