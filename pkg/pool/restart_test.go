@@ -50,7 +50,8 @@ func TestPoolRefillsAfterADaemonRestart(t *testing.T) {
 }
 
 // restartDockerd stops the host's dockerd and starts it again the way
-// .ci/prepare does, and waits until it answers.
+// .ci/prepare does (setsid, in /, every signal at its default), and waits
+// until it answers.
 func restartDockerd(t *testing.T) {
 	t.Helper()
 	out, err := exec.Command("pgrep", "-x", "dockerd").Output()
@@ -76,7 +77,9 @@ func restartDockerd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	d := exec.Command(argv[0], argv[1:]...)
+	// With every signal at its default: one this test inherited ignored
+	// would reach every container through the daemon.
+	d := exec.Command("env", append([]string{"--default-signal"}, argv...)...)
 	d.Dir, d.Stdout, d.Stderr = "/", log, log
 	d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := d.Start(); err != nil {
