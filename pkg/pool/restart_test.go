@@ -78,8 +78,13 @@ func restartDockerd(t *testing.T) {
 	}
 	defer log.Close()
 	// With every signal at its default: one this test inherited ignored
-	// would reach every container through the daemon.
-	d := exec.Command("env", append([]string{"--default-signal"}, argv...)...)
+	// (a race-enabled test binary ignores SIGCANCEL) would reach every
+	// container through the daemon.
+	clean, err := filepath.Abs("../../.ci/clean-signals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := exec.Command(clean, argv...)
 	d.Dir, d.Stdout, d.Stderr = "/", log, log
 	d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := d.Start(); err != nil {

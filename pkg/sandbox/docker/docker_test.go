@@ -291,6 +291,15 @@ func (f faultAt) ContainerCreate(ctx context.Context, cfg *container.Config, hos
 	return resp, err
 }
 
+// ContainerInspect fails at "copy tool" too, so that the backend cannot
+// find the tool volume on this host and copies through the archive API.
+func (f faultAt) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	if f.step == "copy tool" {
+		return container.InspectResponse{}, errInjected
+	}
+	return f.Client.ContainerInspect(ctx, id)
+}
+
 func (f faultAt) CopyToContainer(ctx context.Context, id, dst string, r io.Reader, o container.CopyToContainerOptions) error {
 	if f.step == "copy tool" {
 		return errInjected

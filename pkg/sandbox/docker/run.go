@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -114,6 +116,9 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		return nil, fmt.Errorf("%w: the Docker daemon could not apply every protection: %s",
 			sandbox.ErrUnavailable, strings.Join(created.Warnings, "; "))
 	}
+	if warm || spec.Tool != nil || len(spec.Files) > 0 {
+		c.findVolumes(ctx)
+	}
 	return c, nil
 }
 
@@ -128,9 +133,10 @@ type ctr struct {
 	exited   chan struct{} // closes when the wait has an answer
 	exit     exitStatus
 	stopWait context.CancelFunc
-	watch    *engine.OOMWatch // nil where OOMs are left to Docker alone
-	cpu      *engine.CPUMeter // nil where the cgroup cannot be read
-	warm     *engine.Handoff  // nil for a cold container
+	watch    *engine.OOMWatch  // nil where OOMs are left to Docker alone
+	cpu      *engine.CPUMeter  // nil where the cgroup cannot be read
+	warm     *engine.Handoff   // nil for a cold container
+	volumes  map[string]string // the host directories of its volumes, by target, where Put may write them
 }
 
 // exitStatus is the answer of the container's wait.
@@ -144,19 +150,53 @@ func (c *ctr) CPUTime() (time.Duration, bool) { return c.cpu.Stop() }
 
 func (c *ctr) Degraded() []string { return c.degraded }
 
-// Put copies the tool and the workspace files in through the archive API.
+// Put copies the tool and the workspace files in through the archive API,
+// or writes them into the volumes on this host when it can (see
+// findVolumes).
 func (c *ctr) Put(ctx context.Context, tool *sandbox.ToolFile, files []sandbox.File) error {
 	if tool != nil {
-		if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.ToolDir, engine.ToolArchive(tool), container.CopyToContainerOptions{}); err != nil {
+		if dir := c.volumes[sandbox.ToolDir]; dir != "" {
+			if err := engine.WriteTool(dir, tool); err != nil {
+				return err
+			}
+		} else if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.ToolDir, engine.ToolArchive(tool), container.CopyToContainerOptions{}); err != nil {
 			return fmt.Errorf("copy the tool into the container: %w", err)
 		}
 	}
 	if len(files) > 0 {
-		if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.WorkspaceDir, engine.FilesArchive(files), container.CopyToContainerOptions{}); err != nil {
+		if dir := c.volumes[sandbox.WorkspaceDir]; dir != "" {
+			if err := engine.WriteFiles(dir, files); err != nil {
+				return err
+			}
+		} else if err := c.b.client.CopyToContainer(ctx, c.id, sandbox.WorkspaceDir, engine.FilesArchive(files), container.CopyToContainerOptions{}); err != nil {
 			return fmt.Errorf("copy the workspace files into the container: %w", err)
 		}
 	}
 	return nil
+}
+
+// findVolumes finds, for a local daemon and a root sablebox, the host
+// directories of the container's tool and workspace volumes, so that Put
+// writes the run's files there instead of through the archive API.
+// Anywhere else (a remote daemon, rootless, a directory this process
+// cannot open) Put uses the archive API.
+func (c *ctr) findVolumes(ctx context.Context) {
+	if !isLocalHost(c.b.client.DaemonHost()) || os.Geteuid() != 0 {
+		return
+	}
+	info, err := c.b.client.ContainerInspect(ctx, c.id)
+	if err != nil {
+		return
+	}
+	c.volumes = map[string]string{}
+	for _, m := range info.Mounts {
+		if m.Type != mount.TypeVolume || (m.Destination != sandbox.ToolDir && m.Destination != sandbox.WorkspaceDir) {
+			continue
+		}
+		if st, err := os.Stat(m.Source); err == nil && st.IsDir() {
+			c.volumes[m.Destination] = m.Source
+		}
+	}
 }
 
 // Attach attaches to the container's streams and starts waiting for its
