@@ -29,7 +29,7 @@ func (b *Backend) Reap(ctx context.Context) (int, error) {
 	for i, c := range list {
 		leftovers[i] = engine.Leftover{ID: c.ID, Labels: c.Labels}
 	}
-	containers, err := engine.Reap(leftovers, b.owner, b.now(), b.remove, b.log)
+	containers, err := engine.Reap(leftovers, b.owner, b.now(), func(id string) error { return b.remove(id, false) }, b.log)
 	// Volumes after containers: a volume is free once its container is gone.
 	vols, listErr := b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun))})
 	if listErr != nil {

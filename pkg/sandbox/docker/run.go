@@ -103,7 +103,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		// The daemon may have made the container although the answer was
 		// lost, and makes the tool volume before it checks every mount:
 		// a refused create can leave the volume with no container.
-		_ = b.remove(name)
+		_ = b.remove(name, false)
 		if verr := b.removeRunVolumes(spec.RunID); verr != nil {
 			b.log.WithField("run", spec.RunID).WithError(verr).Error("volume left behind; the next run's reaper removes it")
 		}
@@ -359,14 +359,18 @@ func (c *ctr) Remove() error {
 	}
 	c.watch.Close()
 	c.cpu.Stop()
-	return c.b.remove(c.id)
+	// A warm container is removed in the background: it may wait out a
+	// daemon that is restarting. A cold run's removal is in its caller's
+	// way: a daemon that went away leaves it to the next sweep.
+	return c.b.remove(c.id, c.warm != nil)
 }
 
 // remove force-removes a container and its anonymous volumes. A container
-// already gone, or being removed by another sablebox's reaper, is fine. A
-// daemon that cannot be reached (restarting) is asked again, within
-// CleanupTimeout, so that its containers do not outlive the restart.
-func (b *Backend) remove(id string) error {
+// already gone, or being removed by another sablebox's reaper, is fine.
+// With patient, a daemon that cannot be reached (restarting) is asked
+// again within CleanupTimeout, so that its containers do not outlive the
+// restart.
+func (b *Backend) remove(id string, patient bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
 	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
@@ -374,7 +378,7 @@ func (b *Backend) remove(id string) error {
 		switch {
 		case err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err):
 			return nil
-		case client.IsErrConnectionFailed(err) && ctx.Err() == nil:
+		case patient && client.IsErrConnectionFailed(err) && ctx.Err() == nil:
 			select {
 			case <-time.After(pause):
 				continue
