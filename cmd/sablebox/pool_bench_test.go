@@ -206,6 +206,6 @@ func BenchmarkPool(b *testing.B) {
 
 // metricName turns a row's words into a metric unit: "pool-hit-python3-c-pass-docker-library".
 func metricName(what string) string {
-	f := strings.FieldsFunc(what, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
+	f := strings.FieldsFunc(strings.ToLower(what), func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
 	return strings.Join(f, "-")
 }
