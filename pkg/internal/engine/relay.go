@@ -49,6 +49,8 @@ func (r *Relay) Write(p []byte) (int, error) {
 		}
 	case r.mark == nil:
 		_, _ = r.dst.Write(p)
+	case len(r.partial) == 0:
+		r.scan(p) // no copy: scan keeps only what it holds back
 	default:
 		r.scan(append(r.partial, p...))
 	}
