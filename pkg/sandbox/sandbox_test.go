@@ -199,3 +199,29 @@ func TestWorkspaceFilesAreBounded(t *testing.T) {
 		t.Errorf("files and a workspace dir: %v", err)
 	}
 }
+
+func TestMismatch(t *testing.T) {
+	shape := &Spec{Image: "img", Limits: DefaultLimits(), Seccomp: &SeccompProfile{Name: "p", JSON: []byte("{}")}}
+	for _, tc := range []struct {
+		change func(*Spec)
+		want   string
+	}{
+		{func(*Spec) {}, ""},
+		{func(s *Spec) { s.Limits.Timeout /= 2; s.Limits.OutputBytes = 1 }, ""},
+		{func(s *Spec) { s.Tool = &ToolFile{Name: "t.py"}; s.Files = []File{{Path: "f"}} }, ""},
+		{func(s *Spec) { s.Image = "other" }, MismatchImage},
+		{func(s *Spec) { s.Limits.Timeout *= 2 }, MismatchLimits},
+		{func(s *Spec) { s.Limits.Pids++ }, MismatchLimits},
+		{func(s *Spec) { s.Limits.NoFile++ }, MismatchLimits},
+		{func(s *Spec) { s.Seccomp = &SeccompProfile{Name: "p", JSON: []byte("{ }")} }, MismatchSeccomp},
+		{func(s *Spec) { s.Seccomp = nil }, MismatchSeccomp},
+		{func(s *Spec) { s.Output = true }, MismatchOutput},
+		{func(s *Spec) { s.Workspace = "/srv/ws" }, MismatchWorkspace},
+	} {
+		spec := *Shape(shape)
+		tc.change(&spec)
+		if got := Mismatch(shape, &spec); got != tc.want {
+			t.Errorf("%+v: Mismatch = %q, want %q", spec, got, tc.want)
+		}
+	}
+}
