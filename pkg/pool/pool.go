@@ -151,6 +151,9 @@ func (p *Pool) Shape() *sandbox.Spec { return sandbox.Shape(p.shape) }
 // ready, and cold on the backend otherwise; Result.Pool says which. The
 // Result and error are as the backend's Run.
 func (p *Pool) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err // refused before a sandbox is taken, as a cold run is
+	}
 	if why := sandbox.Mismatch(p.shape, spec); why != "" {
 		return p.cold(ctx, spec, why)
 	}
@@ -160,6 +163,9 @@ func (p *Pool) Run(ctx context.Context, spec *sandbox.Spec) (*sandbox.Result, er
 			return p.cold(ctx, spec, why)
 		}
 		res, err := w.sb.Run(ctx, spec)
+		if errors.Is(err, sandbox.ErrInvalidSpec) {
+			go func() { _ = w.sb.Remove() }() // refused before it ran: it goes, unused
+		}
 		if errors.Is(err, sandbox.ErrWarmStale) {
 			p.log.WithError(err).Warn("pool: a warm sandbox went stale at hand-out")
 			p.metrics.PoolMiss(p.backend.Name(), missLabel(MissStale))

@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -210,5 +211,30 @@ func TestPoolConfigIsChecked(t *testing.T) {
 	}
 	if err := (pool.Config{}).WithDefaults().Validate(); err != nil {
 		t.Errorf("the defaults: %v", err)
+	}
+}
+
+// A spec the sandbox refuses never strands a warm container: it is
+// refused before one is taken, and the pool closes cleanly.
+func TestPoolRefusesABadSpecWithoutLosingASandbox(t *testing.T) {
+	b, c := newDocker(t)
+	p, err := pool.New(b, shape(), pool.Config{Min: 1, Max: 1}, pool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSize(t, p, 1)
+	bad := spec("true")
+	bad.Env = []string{"NOT A VARIABLE"}
+	if _, err := p.Run(context.Background(), bad); !errors.Is(err, sandbox.ErrInvalidSpec) {
+		t.Fatalf("want ErrInvalidSpec, got %v", err)
+	}
+	if p.Size() != 1 {
+		t.Errorf("the refused spec took the warm sandbox (size %d)", p.Size())
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := mine(t, c); len(left) != 0 {
+		t.Errorf("%d containers left", len(left))
 	}
 }
