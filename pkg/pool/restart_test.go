@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+
 	"github.com/sablebox/sablebox/pkg/pool"
+	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
 // EnvDockerdRestart lets TestPoolRefillsAfterADaemonRestart restart the
@@ -47,6 +51,16 @@ func TestPoolRefillsAfterADaemonRestart(t *testing.T) {
 	}
 	p.Settle()
 	noneLeft(t, c, before)
+	// The volumes too: the old daemon answered removals as it shut down
+	// ("database not open"), and the pool asked again.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := filters.NewArgs(filters.Arg("label", sandbox.LabelOwnerPID+"="+strconv.Itoa(os.Getpid())))
+	vols, err := c.VolumeList(context.Background(), volume.ListOptions{Filters: f})
+	if err != nil || len(vols.Volumes) != 0 {
+		t.Errorf("%d volumes left (%v)", len(vols.Volumes), err)
+	}
 }
 
 // restartDockerd stops the host's dockerd and starts it again the way

@@ -104,12 +104,12 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		// lost, and makes the tool volume before it checks every mount:
 		// a refused create can leave the volume with no container.
 		_ = b.remove(name, false)
-		if verr := b.removeRunVolumes(spec.RunID); verr != nil {
+		if verr := b.removeRunVolumes(spec.RunID, warm); verr != nil {
 			b.log.WithField("run", spec.RunID).WithError(verr).Error("volume left behind; the next run's reaper removes it")
 		}
 		return nil, b.createError(spec.Image, err)
 	}
-	c := &ctr{b: b, id: created.ID, degraded: degraded}
+	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded}
 	if len(created.Warnings) > 0 {
 		// The daemon dropped a setting: never run with less than asked.
 		_ = c.Remove()
@@ -126,6 +126,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 type ctr struct {
 	b        *Backend
 	id       string
+	runID    string
 	degraded []string
 	hj       types.HijackedResponse
 	stdin    io.Reader
@@ -360,9 +361,14 @@ func (c *ctr) Remove() error {
 	c.watch.Close()
 	c.cpu.Stop()
 	// A warm container is removed in the background: it may wait out a
-	// daemon that is restarting. A cold run's removal is in its caller's
-	// way: a daemon that went away leaves it to the next sweep.
-	return c.b.remove(c.id, c.warm != nil)
+	// daemon that is restarting, and then removes its volumes by label
+	// too (a daemon that shut down under the removal kept them). A cold
+	// run's removal is in its caller's way: a daemon that went away leaves
+	// it to the next sweep.
+	if c.warm == nil {
+		return c.b.remove(c.id, false)
+	}
+	return errors.Join(c.b.remove(c.id, true), c.b.removeRunVolumes(c.runID, true))
 }
 
 // remove force-removes a container and its anonymous volumes. A container
@@ -373,33 +379,51 @@ func (c *ctr) Remove() error {
 func (b *Backend) remove(id string, patient bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
-	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
+	err := retried(ctx, patient, func() error {
 		err := b.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		switch {
-		case err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err):
+		if cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
 			return nil
-		case patient && client.IsErrConnectionFailed(err) && ctx.Err() == nil:
-			select {
-			case <-time.After(pause):
-				continue
-			case <-ctx.Done():
-			}
 		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("remove container: %w", err)
+	}
+	return nil
+}
+
+// retried calls f, and with patient calls it again while the daemon
+// cannot be reached or fails as one shutting down does (a 500: "database
+// not open"), backing off, until ctx ends.
+func retried(ctx context.Context, patient bool, f func() error) error {
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 2*time.Second) {
+		err := f()
+		if err == nil || !patient || !(client.IsErrConnectionFailed(err) || cerrdefs.IsInternal(err) || cerrdefs.IsUnavailable(err)) {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return err
+		}
 	}
 }
 
 // removeRunVolumes removes the volumes labelled with runID.
-func (b *Backend) removeRunVolumes(runID string) error {
+func (b *Backend) removeRunVolumes(runID string, patient bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifecycle.CleanupTimeout)
 	defer cancel()
-	vols, err := b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID))})
+	var vols volume.ListResponse
+	err := retried(ctx, patient, func() (err error) {
+		vols, err = b.client.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelRun+"="+runID))})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("list the run's volumes: %w", err)
 	}
 	var errs []error
 	for _, v := range vols.Volumes {
-		errs = append(errs, b.removeVolume(v.Name))
+		errs = append(errs, retried(ctx, patient, func() error { return b.removeVolume(v.Name) }))
 	}
 	return errors.Join(errs...)
 }
