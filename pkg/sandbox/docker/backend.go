@@ -44,7 +44,17 @@ type Backend struct {
 	// runscGap is runscNoexecGap for the registered runsc, asked once.
 	runscGapOnce sync.Once
 	runscGap     string
+	// hostWrites is whether a volume's directory as this process sees it
+	// is the one the daemon mounts (hostWritesYes, hostWritesNo; 0 until
+	// a first container tells).
+	hostWrites atomic.Int32
 }
+
+// Answers of Backend.hostWrites.
+const (
+	hostWritesYes = 1
+	hostWritesNo  = 2
+)
 
 // runscNoexecNote is runscNoexecGap for the daemon's runsc, asked of the
 // binary once per backend.

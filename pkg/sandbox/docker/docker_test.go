@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -407,5 +408,47 @@ func TestOOMIsSeenWhenTheDaemonMissesIt(t *testing.T) {
 	res, err := b.Run(context.Background(), spec)
 	if err != nil || res.Status != sandbox.StatusOOM {
 		t.Fatalf("status %v (%v), want oom", res, err)
+	}
+}
+
+// blindToVolumes is a daemon whose volumes this process cannot see (a
+// sablebox in a container with the host's socket but another
+// /var/lib/docker): the probe is not found there.
+type blindToVolumes struct {
+	docker.Client
+	copies *atomic.Int32
+}
+
+func (blindToVolumes) ContainerStatPath(context.Context, string, string) (container.PathStat, error) {
+	return container.PathStat{}, errInjected
+}
+
+func (b blindToVolumes) CopyToContainer(ctx context.Context, id, dst string, r io.Reader, o container.CopyToContainerOptions) error {
+	b.copies.Add(1)
+	return b.Client.CopyToContainer(ctx, id, dst, r, o)
+}
+
+// Where the daemon does not see what this process writes into a volume's
+// directory, the files go through the archive API, and the run works.
+func TestFilesGoThroughTheArchiveWhereVolumesAreNotShared(t *testing.T) {
+	_, c := newBackend(t)
+	var copies atomic.Int32
+	b, err := docker.New("", docker.WithClient(blindToVolumes{c, &copies}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for range 2 { // the verdict is kept: the second run asks nothing
+		spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(),
+			Tool:   &sandbox.ToolFile{Name: "t.py", Content: []byte("print(open('/workspace/in.txt').read())")},
+			Files:  []sandbox.File{{Path: "in.txt", Content: []byte("through the archive")}},
+			Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
+		res, err := b.Run(context.Background(), spec)
+		if err != nil || res.Stdout.String() != "through the archive\n" {
+			t.Fatalf("%+v %v", res, err)
+		}
+	}
+	if n := copies.Load(); n != 4 {
+		t.Errorf("%d copies through the archive API, want 4 (a tool and a file, twice)", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -189,15 +190,52 @@ func (c *ctr) findVolumes(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	c.volumes = map[string]string{}
+	dirs := map[string]string{}
 	for _, m := range info.Mounts {
 		if m.Type != mount.TypeVolume || (m.Destination != sandbox.ToolDir && m.Destination != sandbox.WorkspaceDir) {
 			continue
 		}
 		if st, err := os.Stat(m.Source); err == nil && st.IsDir() {
-			c.volumes[m.Destination] = m.Source
+			dirs[m.Destination] = m.Source
 		}
 	}
+	if len(dirs) > 0 && c.b.seesVolumes(ctx, c.id, dirs) {
+		c.volumes = dirs
+	}
+}
+
+// seesVolumes tells, once per backend, whether a volume's directory as
+// this process sees it is the one the daemon mounts into the container:
+// a sablebox in a container of its own, with the host's socket but
+// another /var/lib/docker, would otherwise write where no tool looks. It
+// puts a probe file there and asks the daemon for it.
+func (b *Backend) seesVolumes(ctx context.Context, id string, dirs map[string]string) bool {
+	switch b.hostWrites.Load() {
+	case hostWritesYes:
+		return true
+	case hostWritesNo:
+		return false
+	}
+	target, dir := sandbox.ToolDir, dirs[sandbox.ToolDir]
+	if dir == "" {
+		target, dir = sandbox.WorkspaceDir, dirs[sandbox.WorkspaceDir]
+	}
+	probe := ".sablebox-probe-" + sandbox.NewRunID()
+	if err := os.WriteFile(filepath.Join(dir, probe), nil, 0o600); err != nil {
+		b.hostWrites.Store(hostWritesNo)
+		return false
+	}
+	_, err := b.client.ContainerStatPath(ctx, id, path.Join(target, probe))
+	_ = os.Remove(filepath.Join(dir, probe))
+	if err != nil && ctx.Err() != nil {
+		return false // no answer: ask again with the next container
+	}
+	verdict := int32(hostWritesNo)
+	if err == nil {
+		verdict = hostWritesYes
+	}
+	b.hostWrites.Store(verdict)
+	return err == nil
 }
 
 // Attach attaches to the container's streams and starts waiting for its
