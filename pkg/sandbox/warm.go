@@ -36,7 +36,9 @@ type Warm interface {
 	// timeout, output caps, statuses and Result as a cold run of spec:
 	// the time the sandbox waited does not count. The Result is returned
 	// as soon as the tool has ended; the sandbox is then removed in the
-	// background (Removed closes when it is gone).
+	// background (Removed closes when it is gone). A spec it refuses
+	// (ErrInvalidSpec: invalid, or not of its shape) leaves the sandbox
+	// waiting, still to be run or removed.
 	Run(ctx context.Context, spec *Spec) (*Result, error)
 	// Alive is nil while the sandbox waits, ready for its run; otherwise
 	// it says why it cannot take one (its container stopped, the

@@ -11,12 +11,12 @@ import (
 )
 
 // WriteTool and WriteFiles write a run's tool file and workspace files
-// into host directories that are its sandbox's own volumes (a local
-// engine, run as root), as ToolArchive and FilesArchive lay them out:
-// root-owned (this process's), read-only, directories 0555, the epoch as
-// their time. No link is followed. They give the archive API's result
-// without its cost (Docker re-executes itself to unpack each archive in a
-// chroot: about 40 ms).
+// into host directories that are its sandbox's own (a container's volumes
+// for a local engine run as root, the process sandbox's run dir), as
+// ToolArchive and FilesArchive lay them out: this process's, read-only,
+// directories 0555, the epoch as their time. No link is followed. For a
+// container they give the archive API's result without its cost (Docker
+// re-executes itself to unpack each archive in a chroot: about 40 ms).
 
 // WriteTool writes the tool file into dir.
 func WriteTool(dir string, tool *sandbox.ToolFile) error {

@@ -219,19 +219,10 @@ func (p *Prepared) remove() error {
 		defer close(p.removed)
 		if p.removeErr = p.sb.Remove(); p.removeErr != nil {
 			p.d.Metrics().CleanupFailed(p.d.Name())
-			p.d.Log().WithField("run", p.runID()).WithError(p.removeErr).Error("sandbox left behind; the next run's sweep removes it")
+			p.d.Log().WithField("run", p.spec.RunID).WithError(p.removeErr).Error("sandbox left behind; the next run's sweep removes it")
 		}
 	})
 	return p.removeErr
-}
-
-// runID names the run in logs: the spec's, or the warm sandbox's own
-// before it has one.
-func (p *Prepared) runID() string {
-	if p.spec != nil {
-		return p.spec.RunID
-	}
-	return ""
 }
 
 // run drives the sandbox from putting files in to the tool's end.

@@ -48,7 +48,7 @@ var warmCommand = []string{"true"}
 // run), by a run ID of its own otherwise.
 func Warm(ctx context.Context, d WarmDriver, shape *sandbox.Spec, wait time.Duration) (*Warmed, error) {
 	own := sandbox.Shape(shape)
-	own.RunID, own.Command = shape.RunID, warmCommand
+	own.Command = warmCommand
 	if own.RunID == "" {
 		own.RunID = sandbox.NewRunID()
 	}

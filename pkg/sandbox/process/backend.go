@@ -268,31 +268,6 @@ func removeRunDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// writeFiles writes files under dir, read-only (directories 0555), once
-// every file is in place.
-func writeFiles(dir string, files []sandbox.File) error {
-	var dirs []string
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.Content, f.Mode()); err != nil {
-			return err
-		}
-	}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return err
-	})
-	for _, d := range dirs {
-		err = errors.Join(err, os.Chmod(d, 0o555))
-	}
-	return err
-}
-
 // bpfResult is a compiled seccomp program (nil: none), or why not.
 type bpfResult struct {
 	prog []byte
@@ -471,13 +446,13 @@ func (s *stage1) Degraded() []string { return s.plan.degraded }
 // Put writes the tool file and the workspace files into the run dir.
 func (s *stage1) Put(_ context.Context, tool *sandbox.ToolFile, files []sandbox.File) error {
 	if tool != nil {
-		if err := os.WriteFile(filepath.Join(s.cfg.ToolDir, tool.Name), tool.Content, 0o444); err != nil {
-			return fmt.Errorf("write tool: %w", err)
+		if err := engine.WriteTool(s.cfg.ToolDir, tool); err != nil {
+			return err
 		}
 	}
 	if len(files) > 0 {
-		if err := writeFiles(s.workspace, files); err != nil {
-			return fmt.Errorf("workspace files: %w", err)
+		if err := engine.WriteFiles(s.workspace, files); err != nil {
+			return err
 		}
 	}
 	return nil
