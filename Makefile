@@ -52,8 +52,9 @@ lint: lint-mod ## gofmt, go vet, staticcheck
 lint-mod: ## go.mod and go.sum are tidy
 	$(GO) mod tidy -diff
 
-profiles: ## regenerate profiles/ from the Go tables
-	$(GO) run ./cmd/sablebox profile show default > profiles/default.json
+profiles: ## regenerate profiles/ and the syscall table from the Go policy and libseccomp
+	$(GO) run ./pkg/internal/syscalltable pkg/seccomp/table.go
+	for p in default python strict; do $(GO) run ./cmd/sablebox seccomp show $$p > profiles/$$p.json || exit 1; done
 	$(GO) test ./pkg/sandbox/process -run TestDefaultBPFIsFresh -count=1 -args -update-bpf
 
 bench: build ## sablebox run vs the plain engine lines (medians, ratios), the warm pool (hits via the library, the CLI and serve; sustained load), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)

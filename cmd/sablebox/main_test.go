@@ -85,7 +85,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"tool is a directory", []string{"run", "--runtime", "docker", "."}, "is not a regular file"},
 		{"bad env", []string{"run", "--runtime", "docker", "--env", "NOVALUE", "--", "true"}, `"NOVALUE": want KEY=VALUE`},
 		{"workspace missing", []string{"run", "--runtime", "docker", "--workspace", "/nonexistent", "--", "true"}, "workspace"},
-		{"unknown profile", []string{"profile", "show", "strict"}, `unknown profile "strict"`},
+		{"unknown profile", []string{"seccomp", "show", "lax"}, `unknown profile "lax"`},
 		{"image base without suite", []string{"image", "base"}, "--debian bookworm"},
 		{"bad config file", []string{"--config", "/nonexistent.yaml", "version"}, "config file"},
 	}

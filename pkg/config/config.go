@@ -57,6 +57,11 @@ const (
 	KeyPoolIdle    = "pool-idle"
 	KeyPoolRefills = "pool-refills"
 	KeyPoolOutput  = "pool-output"
+	// KeySeccomp chooses the syscall filter: default, python, strict, a
+	// file, or unconfined; KeySeccompUnsafe, in the config file only, is
+	// the opt-in that unconfined and high-risk profiles need.
+	KeySeccomp       = "seccomp"
+	KeySeccompUnsafe = "seccomp-unsafe"
 )
 
 // EnvHost is the other variable that sets KeyServer, as DOCKER_HOST names
@@ -98,6 +103,10 @@ type Config struct {
 	MetricsFile string
 	// Pool sizes the warm pools a service keeps (nil: none).
 	Pool *pool.Config
+	// Seccomp is the profile runs get (seccomp.Load's reference), and
+	// SeccompUnsafe the config file's opt-in to unsafe ones.
+	Seccomp       string
+	SeccompUnsafe bool
 }
 
 // SetDefaults registers every key's default in v.
@@ -117,6 +126,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault(KeyPoolMax, pool.DefaultMax)
 	v.SetDefault(KeyPoolIdle, pool.DefaultIdle.String())
 	v.SetDefault(KeyPoolRefills, pool.DefaultRefills)
+	v.SetDefault(KeySeccomp, "default")
 }
 
 // NewViper returns a viper that reads SABLEBOX_* variables and, when one
@@ -184,6 +194,7 @@ var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, Key
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
 	KeyServer, KeyToken, KeyMetricsFile,
 	KeyPool, KeyPoolMin, KeyPoolMax, KeyPoolIdle, KeyPoolRefills, KeyPoolOutput,
+	KeySeccomp, KeySeccompUnsafe,
 }
 
 // Load reads and validates every setting from v. flags are the command's
@@ -225,6 +236,8 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 	c.Limits.CPUs = l.positiveFloat(KeyCPUs)
 	c.Limits.Pids = l.positiveInt(KeyPids)
 	c.Pool = l.pool()
+	c.Seccomp = l.str(KeySeccomp)
+	c.SeccompUnsafe = l.configOnly(KeySeccompUnsafe)
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -251,6 +264,20 @@ func (l *loader) pool() *pool.Config {
 		return nil
 	}
 	return &cfg
+}
+
+// configOnly reads a true-or-false setting that only the config file may
+// set: an opt-in out of a protection is a decision written down, not a
+// variable inherited or a flag typed.
+func (l *loader) configOnly(key string) bool {
+	if os.Getenv(EnvName(key)) != "" || (l.flags != nil && l.flags.Lookup(key) != nil && l.flags.Lookup(key).Changed) {
+		l.fail(key, "set it in the config file (sablebox.yaml), not in a flag or a variable")
+		return false
+	}
+	if !l.v.InConfig(key) {
+		return false
+	}
+	return l.boolean(key)
 }
 
 // backendSettings reads every backend setting that was given, and checks

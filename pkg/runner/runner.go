@@ -51,8 +51,14 @@ type Options struct {
 	// an empty one to take files by content only. nil (the CLI, a library
 	// user) allows any directory the hostdir rules allow.
 	HostDirs []string
-	// Seccomp is the syscall filter; sablebox's default profile when nil.
+	// Seccomp is the syscall filter; sablebox's default profile when nil
+	// (seccomp.Load reads the others). New refuses a profile that does not
+	// parse, and one that is unconfined or allows a high-risk syscall
+	// unfiltered unless SeccompUnsafe (see seccomp.Admit).
 	Seccomp *sandbox.SeccompProfile
+	// SeccompUnsafe is the config's explicit opt-in to such profiles; the
+	// runner then warns at start and the result says so.
+	SeccompUnsafe bool
 	// Audit receives one record per run; none are written when nil.
 	Audit *audit.Log
 	// Logger receives the runner's logs; it logs nothing when nil.
@@ -96,12 +102,19 @@ func New(opts Options) (*Runner, error) {
 	if opts.Seccomp == nil {
 		opts.Seccomp = seccomp.DefaultProfile()
 	}
+	warnings, err := seccomp.Admit(opts.Seccomp, opts.SeccompUnsafe)
+	if err != nil {
+		return nil, err
+	}
 	m, err := metrics.New(opts.Registry)
 	if err != nil {
 		return nil, err
 	}
 	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), metrics: m, imageNamed: imageNamed,
 		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}, pools: map[string]*pool.Pool{}}
+	for _, w := range warnings {
+		r.log.Warn(w)
+	}
 	if opts.Pool != nil {
 		if err := opts.Pool.WithDefaults().Validate(); err != nil {
 			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidSpec, err)

@@ -99,10 +99,22 @@ type SeccompProfile struct {
 	Name string
 	// JSON is the profile document.
 	JSON []byte
+	// Unconfined is no filter at all (JSON empty): the runner hands it
+	// out only where the config opts in, and the result says so.
+	Unconfined bool
 }
 
-// SHA256 is the hex digest of the profile document.
-func (p *SeccompProfile) SHA256() string { return digest(p.JSON) }
+// SHA256 is the hex digest of the profile document ("" when unconfined).
+func (p *SeccompProfile) SHA256() string {
+	if p.Unconfined {
+		return ""
+	}
+	return digest(p.JSON)
+}
+
+// UnconfinedNote is the Result.Degraded entry of a run with no syscall
+// filter.
+const UnconfinedNote = "seccomp: unconfined: no syscall filter (seccomp-unsafe is set in the config)"
 
 func digest(b []byte) string {
 	sum := sha256.Sum256(b)
@@ -141,7 +153,7 @@ func (s *Spec) Validate() error {
 		return bad("tool language %q: want one of %s", s.Tool.Lang, strings.Join(Langs, ", "))
 	case len(s.Command) > 0 && s.Command[0] == "":
 		return bad("empty command")
-	case s.Seccomp == nil || len(s.Seccomp.JSON) == 0:
+	case s.Seccomp == nil || (len(s.Seccomp.JSON) == 0) != s.Seccomp.Unconfined:
 		return bad("no seccomp profile: refusing to run without a syscall filter")
 	}
 	if len(s.Files) > 0 && s.Workspace != "" {

@@ -71,7 +71,7 @@ func Mismatch(shape, spec *Spec) string {
 	switch {
 	case spec.Image != shape.Image:
 		return MismatchImage
-	case spec.Seccomp == nil || shape.Seccomp == nil || !bytes.Equal(spec.Seccomp.JSON, shape.Seccomp.JSON):
+	case spec.Seccomp == nil || shape.Seccomp == nil || !bytes.Equal(spec.Seccomp.JSON, shape.Seccomp.JSON) || spec.Seccomp.Unconfined != shape.Seccomp.Unconfined:
 		return MismatchSeccomp
 	case spec.Output != shape.Output:
 		return MismatchOutput

@@ -16,7 +16,10 @@ func newDoctorCmd(a *app) *cobra.Command {
 		Short: "Tell which sandbox backends work here and what each protects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := a.runnerOptions()
+			opts, err := a.runnerOptions()
+			if err != nil {
+				return err
+			}
 			opts.Runtime = "auto" // describe every backend
 			r, err := runner.New(opts)
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/seccomp"
 	"github.com/sablebox/sablebox/pkg/termsafe"
 )
 
@@ -48,6 +49,15 @@ a policy refused the run. With --json, one result object is printed.`,
 			return a.run(cmd, req)
 		},
 	}
+	addRunFlags(cmd)
+	f := cmd.Flags()
+	f.String(config.KeyServer, "", "run through a `sablebox serve` service: unix:///path.sock or https://host:port (also "+config.EnvHost+")")
+	f.String(config.KeyToken, "", "the service's token (better: SABLEBOX_TOKEN, which no process listing shows)")
+	return cmd
+}
+
+// addRunFlags adds the flags that shape one run: run's and learn's.
+func addRunFlags(cmd *cobra.Command) {
 	cmd.Flags().SetInterspersed(false) // everything after TOOL belongs to the tool
 	f := cmd.Flags()
 	d := sandbox.DefaultLimits()
@@ -60,19 +70,21 @@ a policy refused the run. With --json, one result object is printed.`,
 	f.String(config.KeyWorkspace, "", "host directory mounted read-only at /workspace")
 	f.String(config.KeyOutput, "", "host directory that receives, after the run, the files the tool wrote to /output")
 	f.StringArray(config.KeyEnv, nil, "KEY=VALUE for the tool (repeatable)")
+	f.String(config.KeySeccomp, seccomp.DefaultName, "syscall filter: default, python, strict, a profile file in Docker's JSON form, or unconfined (needs seccomp-unsafe: true in the config file)")
 	f.String(config.KeyMetricsFile, "", "write the run's metrics to this file, in node_exporter's textfile format")
-	f.String(config.KeyServer, "", "run through a `sablebox serve` service: unix:///path.sock or https://host:port (also "+config.EnvHost+")")
-	f.String(config.KeyToken, "", "the service's token (better: SABLEBOX_TOKEN, which no process listing shows)")
-	return cmd
 }
 
 // runnerOptions are the runner's settings from the config.
-func (a *app) runnerOptions() runner.Options {
+func (a *app) runnerOptions() (runner.Options, error) {
 	c := a.cfg
+	profile, err := seccomp.Load(c.Seccomp)
+	if err != nil {
+		return runner.Options{}, fmt.Errorf("%w: --%s: %w", sandbox.ErrPolicy, config.KeySeccomp, err)
+	}
 	return runner.Options{
 		Runtime: c.Runtime, Image: c.Image, Logger: a.log,
-		Settings: c.Settings,
-	}
+		Settings: c.Settings, Seccomp: profile, SeccompUnsafe: c.SeccompUnsafe,
+	}, nil
 }
 
 // runRequest splits the arguments into a tool file or a command.
@@ -89,16 +101,26 @@ func runRequest(cmd *cobra.Command, args []string) (runner.Request, error) {
 	return req, nil
 }
 
-func (a *app) run(cmd *cobra.Command, req runner.Request) error {
+// fillRequest sets what the settings say of a run, and stdin when it is
+// piped or redirected.
+func (a *app) fillRequest(req *runner.Request) {
 	cfg := a.cfg
 	req.Env, req.Workspace, req.Output, req.Limits, req.Lang = cfg.Env, cfg.Workspace, cfg.Output, cfg.Limits, cfg.Lang
 	if f, ok := a.streams.In.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		req.Stdin = a.streams.In // piped or redirected: pass it on
 	}
+}
+
+func (a *app) run(cmd *cobra.Command, req runner.Request) error {
+	cfg := a.cfg
+	a.fillRequest(&req)
 	if cfg.Server != "" {
 		return a.runRemote(cmd, req)
 	}
-	opts := a.runnerOptions()
+	opts, err := a.runnerOptions()
+	if err != nil {
+		return err
+	}
 	if cfg.AuditFile != "" {
 		log, err := audit.Open(cfg.AuditFile)
 		if err != nil {

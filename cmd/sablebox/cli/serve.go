@@ -54,7 +54,10 @@ result's "pool" says whether a run hit or why it started cold. SIGTERM stops tak
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			opts := a.runnerOptions()
+			opts, err := a.runnerOptions()
+			if err != nil {
+				return err
+			}
 			opts.Registry, opts.HostDirs, opts.Pool = reg, hostDirs, a.cfg.Pool
 			if opts.HostDirs == nil {
 				opts.HostDirs = []string{} // clients send content, not host paths

@@ -307,6 +307,9 @@ func collectOutput(sb Sandbox, res *sandbox.Result) {
 func (p *Prepared) newResult() *sandbox.Result {
 	res := resultOf(p.spec, p.d)
 	res.Degraded = append(res.Degraded, p.sb.Degraded()...)
+	if p.spec.Seccomp != nil && p.spec.Seccomp.Unconfined {
+		res.Degraded = append(res.Degraded, sandbox.UnconfinedNote)
+	}
 	return res
 }
 

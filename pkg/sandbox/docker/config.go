@@ -49,7 +49,7 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 		Runtime:        ociRuntime,
 		NetworkMode:    "none",
 		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges:true", "seccomp=" + string(spec.Seccomp.JSON)},
+		SecurityOpt:    []string{"no-new-privileges:true", "seccomp=" + dockerSeccomp(spec.Seccomp)},
 		ReadonlyRootfs: true,
 		Init:           &yes,
 		IpcMode:        "private",
@@ -102,4 +102,13 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
 	}
 	return cfg, host
+}
+
+// dockerSeccomp is the security option's value: the profile inline, or
+// unconfined.
+func dockerSeccomp(p *sandbox.SeccompProfile) string {
+	if p.Unconfined {
+		return "unconfined"
+	}
+	return string(p.JSON)
 }

@@ -317,6 +317,9 @@ func seccompRuntime(name string) error {
 // profilePath returns where the service finds profile p, writing it there
 // first when the service is local.
 func (b *Backend) profilePath(p *sandbox.SeccompProfile) (string, error) {
+	if p.Unconfined {
+		return "unconfined", nil
+	}
 	if !IsLocal(b.opts.URI) {
 		return ProfilePath(b.opts.ProfileDir, p), nil
 	}

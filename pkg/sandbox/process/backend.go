@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,12 @@ type Options struct {
 	Logger logrus.FieldLogger
 	// Metrics receive the backend's sandboxes; none are reported when nil.
 	Metrics *metrics.Runs
+	// Learn, when set, runs every tool under a ptrace tracer (see
+	// stage.TraceArg) and hands it the numbers of the syscalls the tool
+	// made, after the run: `sablebox seccomp learn`. It needs ptrace of
+	// the sandbox's own processes (root, or a kernel whose Yama scope
+	// lets a parent trace its children).
+	Learn func(runID string, syscalls []int)
 }
 
 // Backend runs tools as confined child processes.
@@ -197,6 +204,9 @@ func (d driver) Prepare(_ context.Context, spec *sandbox.Spec, deadline time.Tim
 	p, err := makePlan(b.opts.Require)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", sandbox.ErrPolicy, err)
+	}
+	if spec.Seccomp.Unconfined && p.has[LayerSeccomp] {
+		p.has[LayerSeccomp] = false // the runner notes it in the result
 	}
 	s := &stage1{b: b, plan: p, bpf: make(chan bpfResult, 1)}
 	if p.has[LayerCgroup] {
@@ -397,6 +407,9 @@ type stage1 struct {
 
 	waitOnce sync.Once // cmd.Wait, once: by Wait or by Remove
 	waitErr  error
+
+	learned chan []int // the tracer's record, with Options.Learn
+	learnID string
 }
 
 // readyCommand makes the command that starts stage 1 with its pipes and
@@ -418,6 +431,11 @@ func (s *stage1) readyCommand(spec *sandbox.Spec) error {
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{cfgR, errW, nil, nil, bin.file}
 	cmd.SysProcAttr = sysProcAttr(s.plan)
+	if s.b.opts.Learn != nil {
+		if err := s.traced(cmd, spec.RunID); err != nil {
+			return err
+		}
+	}
 	cmd.WaitDelay = lifecycle.DrainTimeout
 	s.cmd = cmd
 	if s.cfg.DetachedMounts {
@@ -466,7 +484,12 @@ func (s *stage1) Attach(_ context.Context, stdin io.Reader, stdout, stderr io.Wr
 }
 
 func (s *stage1) wait() error {
-	s.waitOnce.Do(func() { s.waitErr = s.cmd.Wait() })
+	s.waitOnce.Do(func() {
+		s.waitErr = s.cmd.Wait()
+		if s.learned != nil && s.started {
+			s.b.opts.Learn(s.learnID, <-s.learned)
+		}
+	})
 	return s.waitErr
 }
 
@@ -707,5 +730,38 @@ func (b *Backend) Close() error {
 	if f := b.stageBin.file; f != nil {
 		return f.Close()
 	}
+	return nil
+}
+
+// traced makes cmd start the tracer, which starts stage 1 with cmd's
+// attributes under ptrace, and reads what it records once it ends.
+func (s *stage1) traced(cmd *exec.Cmd, runID string) error {
+	a := cmd.SysProcAttr
+	attr, err := json.Marshal(stage.TraceAttr{Cloneflags: a.Cloneflags, UIDMap: a.UidMappings, GIDMap: a.GidMappings,
+		GidMappingsEnableSetgroups: a.GidMappingsEnableSetgroups, Credential: a.Credential, AmbientCaps: a.AmbientCaps})
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd.Args = []string{stage.TraceArg, string(attr)}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, w) // stage.TraceFD
+	s.childEnds = append(s.childEnds, w)
+	s.learned = make(chan []int, 1)
+	go func() {
+		defer r.Close()
+		var nums []int
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if n, err := strconv.Atoi(sc.Text()); err == nil {
+				nums = append(nums, n)
+			}
+		}
+		s.learned <- nums
+	}()
+	s.learnID = runID
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 
 	"github.com/sablebox/sablebox/pkg/seccomp"
@@ -48,35 +49,36 @@ func buildFilter(profileJSON []byte) (*libseccomp.ScmpFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	def := libseccomp.ActErrno.SetReturnCode(int16(seccomp.EPERM))
-	if p.DefaultErrnoRet != nil {
-		def = libseccomp.ActErrno.SetReturnCode(int16(*p.DefaultErrnoRet))
+	def, err := scmpAction(p.DefaultAction, p.DefaultErrnoRet)
+	if err != nil {
+		return nil, err
 	}
 	filter, err := libseccomp.NewFilter(def)
 	if err != nil {
 		return nil, fmt.Errorf("new filter: %w", err)
 	}
-	for _, a := range p.ArchMap {
-		arch, err := libseccomp.GetArchFromString(archName(a.Architecture))
+	for _, a := range p.Arches() {
+		arch, err := libseccomp.GetArchFromString(archName(string(a)))
 		if err == nil {
 			_ = filter.AddArch(arch) // the native arch is there already
 		}
 	}
+	native := seccomp.NativeArch()
 	for _, rule := range p.Syscalls {
-		action := libseccomp.ActAllow
-		switch rule.Action {
-		case seccomp.ActErrno:
-			code := int16(seccomp.EPERM)
-			if rule.ErrnoRet != nil {
-				code = int16(*rule.ErrnoRet)
-			}
-			action = libseccomp.ActErrno.SetReturnCode(code)
-		case seccomp.ActTrace:
-			action = libseccomp.ActTrace
+		if !rule.Applies(native) {
+			continue // Docker's includes and excludes, for this architecture
+		}
+		action, err := scmpAction(rule.Action, rule.ErrnoRet)
+		if err != nil {
+			filter.Release()
+			return nil, err
+		}
+		if action == def && len(rule.Args) == 0 {
+			continue // says what the default says; libseccomp refuses it
 		}
 		var conds []libseccomp.ScmpCondition
 		for _, a := range rule.Args {
-			op, err := compareOp(a.Op)
+			op, err := compareOp(string(a.Op))
 			if err != nil {
 				filter.Release()
 				return nil, err
@@ -91,7 +93,7 @@ func buildFilter(profileJSON []byte) (*libseccomp.ScmpFilter, error) {
 		for _, name := range rule.Names {
 			call, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
-				continue // not a syscall on this architecture
+				continue // not a syscall on this architecture (Parse checked the name)
 			}
 			if len(conds) == 0 {
 				err = filter.AddRule(call, action)
@@ -107,9 +109,35 @@ func buildFilter(profileJSON []byte) (*libseccomp.ScmpFilter, error) {
 	return filter, nil
 }
 
+// scmpAction is libseccomp's form of a profile's action.
+func scmpAction(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, error) {
+	switch a {
+	case seccomp.ActAllow:
+		return libseccomp.ActAllow, nil
+	case seccomp.ActErrno:
+		code := int16(seccomp.EPERM)
+		if errnoRet != nil {
+			code = int16(*errnoRet)
+		}
+		return libseccomp.ActErrno.SetReturnCode(code), nil
+	case seccomp.ActTrace:
+		return libseccomp.ActTrace, nil
+	case seccomp.ActKill, seccomp.ActKillThread:
+		return libseccomp.ActKillThread, nil
+	case seccomp.ActKillProcess:
+		return libseccomp.ActKillProcess, nil
+	case seccomp.ActTrap:
+		return libseccomp.ActTrap, nil
+	case seccomp.ActLog:
+		return libseccomp.ActLog, nil
+	}
+	return 0, fmt.Errorf("seccomp action %q: not one sablebox applies", a)
+}
+
 // archName turns Docker's "SCMP_ARCH_X86_64" into libseccomp's "x86_64".
 func archName(docker string) string {
-	names := map[string]string{"SCMP_ARCH_X86_64": "amd64", "SCMP_ARCH_AARCH64": "arm64", "SCMP_ARCH_X86": "x86"}
+	names := map[string]string{"SCMP_ARCH_X86_64": "amd64", "SCMP_ARCH_AARCH64": "arm64", "SCMP_ARCH_X86": "x86",
+		"SCMP_ARCH_X32": "x32", "SCMP_ARCH_ARM": "arm"}
 	if n, ok := names[docker]; ok {
 		return n
 	}

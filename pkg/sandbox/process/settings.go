@@ -49,3 +49,9 @@ var Settings = []setting.Setting{
 func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
 	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), Logger: log, Metrics: m})
 }
+
+// OpenLearning opens the backend as Open does, with every run traced and
+// its syscall numbers handed to learn (Options.Learn).
+func OpenLearning(v setting.Values, log logrus.FieldLogger, learn func(runID string, syscalls []int)) (*Backend, error) {
+	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), Logger: log, Learn: learn})
+}

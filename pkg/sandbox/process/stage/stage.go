@@ -121,6 +121,8 @@ func Run() {
 		stageInit()
 	case ExecArg:
 		stageExec()
+	case TraceArg:
+		stageTrace()
 	}
 }
 
