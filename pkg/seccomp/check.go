@@ -130,6 +130,15 @@ type Report struct {
 	Dangerous []Finding `json:"dangerous"`
 }
 
+// Lets is the set of syscalls the profile lets through in some form.
+func (r Report) Lets() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range append(slices.Clone(r.Allowed), r.Narrowed...) {
+		m[n] = true
+	}
+	return m
+}
+
 // Count is how many syscalls the profile lets through in some form.
 func (r Report) Count() int { return len(r.Allowed) + len(r.Narrowed) }
 
@@ -227,14 +236,7 @@ type Diff struct {
 func Compare(a, b *Profile, arch specs.Arch) Diff {
 	ra, rb := a.Check(arch), b.Check(arch)
 	d := Diff{Arch: arch}
-	in := func(r Report) map[string]bool {
-		m := map[string]bool{}
-		for _, n := range append(slices.Clone(r.Allowed), r.Narrowed...) {
-			m[n] = true
-		}
-		return m
-	}
-	ma, mb := in(ra), in(rb)
+	ma, mb := ra.Lets(), rb.Lets()
 	for n := range ma {
 		if !mb[n] {
 			d.OnlyA = append(d.OnlyA, n)

@@ -36,10 +36,10 @@ type Learning struct {
 // filters too), and the sandbox's plumbing. Calls that from refuses stay
 // refused.
 func Learned(from *Profile, arch specs.Arch, made []string) (*Profile, Learning) {
-	allows := map[string]bool{}
 	r := from.Check(arch)
-	for _, n := range append(append(slices.Clone(r.Allowed), r.Narrowed...), r.Refused...) {
-		allows[n] = true
+	allows := r.Lets()
+	for _, n := range r.Refused {
+		allows[n] = true // clone3: its ENOSYS rule is kept for a tool that tried it
 	}
 	var l Learning
 	tool := map[string]bool{}

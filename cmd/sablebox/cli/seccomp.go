@@ -208,10 +208,6 @@ process sandbox and ptrace (root, or kernel.yama.ptrace_scope 0 or 1).`,
 			if err != nil {
 				return err
 			}
-			from, err := seccomp.Parse(opts.Seccomp.JSON)
-			if err != nil && !opts.Seccomp.Unconfined {
-				return err
-			}
 			r, err := runner.New(opts)
 			if err != nil {
 				return err
@@ -222,6 +218,10 @@ process sandbox and ptrace (root, or kernel.yama.ptrace_scope 0 or 1).`,
 				_, _ = a.streams.Err.Write(res.Stdout.Data)
 				_, _ = a.streams.Err.Write(res.Stderr.Data)
 			}
+			if err != nil {
+				return err
+			}
+			from, err := seccomp.Parse(opts.Seccomp.JSON) // Learn refused unconfined; New checked it parses
 			if err != nil {
 				return err
 			}
