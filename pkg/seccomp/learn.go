@@ -9,12 +9,15 @@ import (
 
 // plumbingCalls are what the sandbox's own processes call around a tool,
 // whatever the tool: the engines' init (docker-init, catatonit), the warm
-// bootstrap (python3 -I -S, then /bin/sh) and /bin/sh running the tool.
+// bootstrap (python3 -I -S, then /bin/sh), /bin/sh running the tool and
+// holding a Docker container up after it, and the tar that reads its
+// /output back (tar's user-name lookup may be refused: it falls back to
+// numbers).
 // Measured with strace on this project's image; the conformance suite
 // runs learned profiles on every backend, which fails when one is missing.
 var plumbingCalls = []string{
-	"access", "arch_prctl", "brk", "clone", "clone3", "close", "close_range", "dup2", "dup3", "execve",
-	"exit", "exit_group", "fadvise64", "fcntl", "fstatfs", "futex", "getdents64", "getegid", "geteuid", "getgid",
+	"access", "arch_prctl", "brk", "chdir", "clone", "clone3", "close", "close_range", "dup2", "dup3", "execve",
+	"exit", "exit_group", "faccessat2", "fadvise64", "fcntl", "fstatfs", "futex", "getdents64", "getegid", "geteuid", "getgid",
 	"getpgrp", "getpid", "getppid", "getrandom", "gettid", "getuid", "ioctl", "kill", "lseek", "madvise",
 	"mmap", "mprotect", "munmap", "newfstatat", "openat", "pipe2", "prctl", "pread64", "prlimit64", "read",
 	"readlink", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait",
@@ -72,7 +75,7 @@ func Learned(from *Profile, arch specs.Arch, made []string) (*Profile, Learning)
 		}
 		if len(forPlumbing) > 0 {
 			rule := s
-			rule.Names, rule.Comment = forPlumbing, "sandbox plumbing (the engine's init, the warm bootstrap, /bin/sh); "+s.Comment
+			rule.Names, rule.Comment = forPlumbing, "sandbox plumbing (the engine's init, the warm bootstrap, /bin/sh, the output reader); "+s.Comment
 			p.Syscalls = append(p.Syscalls, rule)
 		}
 	}

@@ -55,6 +55,12 @@ func OnArch(name string, arch specs.Arch) bool {
 // NameOf is the name of syscall number n on arch, or "" when it has none.
 func NameOf(arch specs.Arch, n int) string { return syscallTable[arch].name[n] }
 
+// NumberOf is the number of the syscall name on arch.
+func NumberOf(arch specs.Arch, name string) (int, bool) {
+	n, ok := syscallTable[arch].number[name]
+	return n, ok
+}
+
 // CountOn is how many syscalls arch has.
 func CountOn(arch specs.Arch) int { return len(syscallTable[arch].number) }
 

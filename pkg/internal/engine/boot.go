@@ -81,6 +81,8 @@ func BootCommand() []string {
 type Handoff struct {
 	Stdout, Stderr Relay
 	header         []byte
+	script         string
+	argv           []string
 	mark           []byte
 	ends           sync.WaitGroup
 	ended          chan struct{}
@@ -125,18 +127,59 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 	id := hex.EncodeToString(nonce)
 	h.mark = []byte("\x00sablebox-exit:" + id + ":")
 	format := `\000sablebox-exit:` + id + `:%03d\n`
-	script := strings.Join([]string{
-		`r=0`, `"$@" || r=$?`,
-		`printf '` + format + `' "$r"`, `printf '` + format + `' "$r" >&2`,
-		`exit "$r"`}, "; ")
+	steps := []string{`r=0`, `"$@" || r=$?`}
+	if spec.Output {
+		steps = append(steps, holdKill)
+	}
+	steps = append(steps, `printf '`+format+`' "$r"`, `printf '`+format+`' "$r" >&2`)
+	if spec.Output {
+		steps = append(steps, holdWait)
+	}
+	h.script = strings.Join(append(steps, `exit "$r"`), "; ")
 	entry, args := Command(spec)
+	h.argv = append(entry, args...)
 	body, _ := json.Marshal(struct { // strings and lists of strings always marshal
 		Argv []string `json:"argv"`
 		Env  []string `json:"env"`
 		Dir  string   `json:"dir"`
 		Sh   string   `json:"sh"`
-	}{append(entry, args...), Env(spec), sandbox.WorkspaceDir, script})
+	}{h.argv, Env(spec), sandbox.WorkspaceDir, h.script})
 	h.header = append(fmt.Appendf(nil, "%d\n", len(body)), body...)
+}
+
+// holdKill ends what the tool left running, before its end is marked:
+// the sandbox stays up, but nothing of the tool's runs on in it. kill -1
+// spares the shell itself, the namespace's init (the shell, or the
+// bootstrap it was), and a fork is refused once SIGKILL is pending.
+const holdKill = `kill -9 -1 2>/dev/null`
+
+// holdWait keeps the shell, and so the container, up once the end is
+// marked, with no process left running: a shell of its own stops itself,
+// and the read at the other end of its pipe waits for ever. The engine
+// reads the output directory, then kills the container.
+const holdWait = `sh -c 'kill -STOP $$' | read _`
+
+// Entrypoint is a cold container's command for the run Bind was given:
+// the shell script that marks the tool's end (and, for a run with an
+// output directory, holds the container up after it), with the tool's
+// argv as its arguments.
+func (h *Handoff) Entrypoint() (entrypoint, cmd []string) {
+	return []string{"/bin/sh", "-c", h.script, "sh"}, append([]string{}, h.argv...)
+}
+
+// KillCommand, run in a held container (see Entrypoint), kills every
+// process of the tool's and leaves the shell to mark its end.
+func KillCommand() []string { return []string{"/bin/sh", "-c", "kill -9 -1"} }
+
+// OutputCommand, run in a held container, writes a tar of the output
+// directory to stdout, read by ReadArchive.
+func OutputCommand() []string { return []string{"tar", "-C", sandbox.OutputDir, "-cf", "-", "."} }
+
+// OutputOptions are the mount options of the noexec, size-limited
+// output tmpfs (what the engine adds to give it to the sandbox user is
+// its own, as for HomeOptions).
+func OutputOptions() []string {
+	return []string{"rw", "noexec", "nosuid", "nodev", fmt.Sprintf("size=%d", sandbox.MaxFileBytes), "mode=0755"}
 }
 
 // Header is what the bootstrap reads before the tool's stdin.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,16 @@ func (c *Collected) Add(rel string, mode fs.FileMode, size int64, r io.Reader) e
 	c.bytes += size
 	c.Files = append(c.Files, sandbox.File{Path: rel, Content: content, Executable: mode&0o111 != 0})
 	return nil
+}
+
+// content is the content of the file collected at rel.
+func (c *Collected) content(rel string) ([]byte, bool) {
+	for _, f := range c.Files {
+		if f.Path == rel {
+			return f.Content, true
+		}
+	}
+	return nil, false
 }
 
 // Skip notes that rel, of kind, does not come back.
@@ -120,7 +131,17 @@ func ReadArchive(r io.Reader) (*Collected, error) {
 			continue
 		}
 		if h.Typeflag == tar.TypeLink {
-			c.Skip("hard link", rel)
+			// A second name of a file already read: the file again, by
+			// content. A link to anything else is not the tool's to give.
+			target, inside := strings.CutPrefix(path.Clean("/"+h.Linkname), top)
+			content, known := c.content(target)
+			if !inside || !known {
+				c.Skip("hard link", rel)
+				continue
+			}
+			if err := c.Add(rel, h.FileInfo().Mode()&^fs.ModeType, int64(len(content)), bytes.NewReader(content)); err != nil {
+				return c, err
+			}
 			continue
 		}
 		if err := c.Add(rel, h.FileInfo().Mode(), h.Size, tr); err != nil {

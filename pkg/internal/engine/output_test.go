@@ -42,6 +42,36 @@ func TestReadArchive(t *testing.T) {
 	}
 }
 
+// A hard link to a file already in the archive (GNU tar's second name of
+// a file) comes back as a copy; one to anything else does not.
+func TestReadArchiveCopiesHardLinksInside(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "./a", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2},
+		{Name: "./b", Typeflag: tar.TypeLink, Linkname: "./a"},
+		{Name: "./c", Typeflag: tar.TypeLink, Linkname: "../etc/passwd"},
+		{Name: "./d", Typeflag: tar.TypeLink, Linkname: "./missing"},
+	} {
+		_ = tw.WriteHeader(h)
+		if h.Size > 0 {
+			_, _ = tw.Write([]byte("hi"))
+		}
+	}
+	_ = tw.Close()
+	c, err := ReadArchive(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Files) != 2 || c.Files[1].Path != "b" || string(c.Files[1].Content) != "hi" {
+		t.Errorf("files %+v", c.Files)
+	}
+	if notes := c.Notes(); len(notes) != 1 || !strings.Contains(notes[0], "c (hard link), d (hard link)") {
+		t.Errorf("notes %q", notes)
+	}
+}
+
 func TestCollectedKeepsToItsBounds(t *testing.T) {
 	c := &Collected{}
 	big := strings.Repeat("x", sandbox.MaxFileBytes/2+1)

@@ -91,15 +91,19 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 	if spec.Workspace != "" {
 		host.Mounts = append(host.Mounts, mount.Mount{
 			Type: mount.TypeBind, Source: spec.Workspace, Target: sandbox.WorkspaceDir, ReadOnly: true,
-			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate},
+			// Not recursive: runc applies read-only to the top mount
+			// only, so a submount of the host directory would stay
+			// writable; left out, it is not there at all.
+			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate, NonRecursive: true},
 		})
 	}
 	if spec.Output {
-		// A labelled anonymous volume, which takes the image's /output
-		// (uid 1000's) and outlives the tool: its files are read back
-		// through the archive API once the container has stopped.
-		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Target: sandbox.OutputDir,
-			VolumeOptions: &mount.VolumeOptions{Labels: labels}})
+		// A noexec tmpfs, as /tmp is: a volume cannot be mounted noexec
+		// through the Engine API. It lives as long as the container, so
+		// the container is held up after the tool (see engine.Handoff)
+		// and its files are read back by a tar run in it.
+		host.Tmpfs[sandbox.OutputDir] = strings.Join(append(engine.OutputOptions(),
+			fmt.Sprintf("uid=%d", sandbox.UID), fmt.Sprintf("gid=%d", sandbox.GID)), ",")
 	}
 	return cfg, host
 }

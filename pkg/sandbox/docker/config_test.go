@@ -60,9 +60,12 @@ func TestContainerConfigSetsEveryProtection(t *testing.T) {
 	for _, m := range host.Mounts {
 		mounts[m.Target] = m
 	}
-	check("workspace read-only", mounts["/workspace"].ReadOnly && mounts["/workspace"].Type == mount.TypeBind)
-	check("output volume, writable, labelled as the run", !mounts["/output"].ReadOnly && mounts["/output"].Type == mount.TypeVolume &&
-		mounts["/output"].VolumeOptions != nil && mounts["/output"].VolumeOptions.Labels[sandbox.LabelRun] == "r1")
+	check("workspace read-only, submounts left out", mounts["/workspace"].ReadOnly && mounts["/workspace"].Type == mount.TypeBind &&
+		mounts["/workspace"].BindOptions != nil && mounts["/workspace"].BindOptions.NonRecursive)
+	check("output tmpfs, noexec, size-limited, the sandbox user's", strings.Contains(host.Tmpfs["/output"], "noexec") &&
+		strings.Contains(host.Tmpfs["/output"], "size=") && strings.Contains(host.Tmpfs["/output"], "uid=1000"))
+	_, outputMount := mounts["/output"]
+	check("no output volume", !outputMount)
 	check("tool volume, labelled as the run", mounts["/sablebox"].Type == mount.TypeVolume && mounts["/sablebox"].VolumeOptions != nil &&
 		mounts["/sablebox"].VolumeOptions.Labels[sandbox.LabelRun] == "r1")
 }

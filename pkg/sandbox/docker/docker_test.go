@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,42 +86,24 @@ func leftovers(c docker.Client) func(ctx context.Context, runID string) (int, er
 	}
 }
 
-// exceptions are the behaviours that cannot hold on Docker, and why.
-var exceptions = map[string]string{
-	"output directory is noexec": docker.OutputExecNote + "; each such run says so in Result.Degraded",
-}
-
 func TestConformance(t *testing.T) {
 	b, c := newBackend(t)
 	sandboxtest.Run(t, sandboxtest.Config{
-		Backend:    b,
-		Image:      testImage(),
-		Seccomp:    seccomp.DefaultProfile(),
-		Leftovers:  leftovers(c),
-		Exceptions: exceptions,
+		Backend:   b,
+		Image:     testImage(),
+		Seccomp:   seccomp.DefaultProfile(),
+		Leftovers: leftovers(c),
 	})
-}
-
-// Docker's one exception is reported on every run it concerns.
-func TestOutputExecIsReported(t *testing.T) {
-	b, _ := newBackend(t)
-	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage(), Command: []string{"true"}, Output: true,
-		Limits: sandbox.DefaultLimits(), Seccomp: seccomp.DefaultProfile()}
-	res, err := b.Run(context.Background(), spec)
-	if err != nil || !slices.Contains(res.Degraded, docker.OutputExecNote) {
-		t.Fatalf("degraded %v, err %v", res.Degraded, err)
-	}
 }
 
 // The same table under gVisor: Docker with the runsc OCI runtime.
 func TestConformanceRunsc(t *testing.T) {
 	b, c := newRunscBackend(t)
 	sandboxtest.Run(t, sandboxtest.Config{
-		Backend:    b,
-		Image:      testImage(),
-		Seccomp:    seccomp.DefaultProfile(),
-		Leftovers:  leftovers(c),
-		Exceptions: exceptions,
+		Backend:   b,
+		Image:     testImage(),
+		Seccomp:   seccomp.DefaultProfile(),
+		Leftovers: leftovers(c),
 	})
 }
 

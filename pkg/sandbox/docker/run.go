@@ -50,27 +50,19 @@ func (d driver) Metrics() *metrics.Runs  { return d.b.metrics }
 // fork bomb kills the whole sandbox instead of being refused.
 const RunscMinPids = 128
 
-// OutputExecNote is the Result.Degraded entry of a Docker run with an
-// output directory.
-const OutputExecNote = "output: /output allows exec on Docker (the Engine API cannot mount a volume noexec); /tmp and the home dir stay noexec"
-
 // adjust changes spec to what the engine runs, and says what differs from
 // what was asked. Under runsc the host pids limit is raised to
 // RunscMinPids, and the tool's own bound moves to RLIMIT_NPROC, which
 // gVisor enforces per sandbox (not per host user, as the host kernel does).
 func (b *Backend) adjust(spec *sandbox.Spec) []string {
-	var notes []string
-	if spec.Output {
-		notes = append(notes, OutputExecNote)
-	}
 	if b.ociRuntime != "runsc" || spec.Limits.Pids >= RunscMinPids {
-		return notes
+		return nil
 	}
 	asked := spec.Limits.Pids
 	spec.Limits.Pids = RunscMinPids
 	spec.Limits.NProc = uint64(asked)
-	return append(notes, fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
-		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, asked))
+	return []string{fmt.Sprintf("pids: the host limit is %d under runsc (gVisor's own processes count against it); "+
+		"the tool's processes are bounded at %d by RLIMIT_NPROC inside gVisor", RunscMinPids, asked)}
 }
 
 // Prepare creates the container, labelled to live until deadline.
@@ -95,8 +87,18 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 	degraded = append(append([]string{}, b.gaps...), degraded...)
 	labels := runLabels(spec, b.owner, deadline)
 	cfg, host := containerConfig(spec, labels, b.ociRuntime)
-	if warm {
+	var marks *engine.Handoff
+	switch {
+	case warm:
 		warmConfig(cfg, host, labels)
+	case spec.Output:
+		// The output tmpfs goes with the container: a shell runs the tool
+		// and marks its end, and holds the container up to be read.
+		marks = engine.NewHandoff()
+		marks.Bind(spec)
+		cfg.Entrypoint, cfg.Cmd = marks.Entrypoint()
+		no := false
+		host.Init = &no // the shell reaps what the tool leaves, as the init would
 	}
 	name := "sablebox-" + spec.RunID
 	created, err := b.client.ContainerCreate(ctx, cfg, host, nil, nil, name)
@@ -110,7 +112,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		}
 		return nil, b.createError(spec.Image, err)
 	}
-	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded}
+	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded, marks: marks, held: spec.Output}
 	if len(created.Warnings) > 0 {
 		// The daemon dropped a setting: never run with less than asked.
 		_ = c.Remove()
@@ -137,7 +139,9 @@ type ctr struct {
 	stopWait context.CancelFunc
 	watch    *engine.OOMWatch  // nil where OOMs are left to Docker alone
 	cpu      *engine.CPUMeter  // nil where the cgroup cannot be read
-	warm     *engine.Handoff   // nil for a cold container
+	warm     bool              // a warm container, handed its run through marks
+	marks    *engine.Handoff   // the end marks of a warm or held container; nil else
+	held     bool              // held up after its tool, for its output tmpfs to be read
 	volumes  map[string]string // the host directories of its volumes, by target, where Put may write them
 }
 
@@ -241,12 +245,20 @@ func (b *Backend) seesVolumes(ctx context.Context, id string, dirs map[string]st
 // Attach attaches to the container's streams and starts waiting for its
 // exit, before the start, so that a quick exit is not missed.
 func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (lifecycle.Streams, error) {
-	if c.warm != nil {
+	if c.warm {
 		// Attached since the warm start: the run's output begins now,
 		// and ends with the end marks or the stream.
 		c.stdin = stdin
-		c.warm.Connect(stdout, stderr)
-		return lifecycle.Streams{Drained: c.warm.Drained(c.drained), Abort: c.hj.Close}, nil
+		c.marks.Connect(stdout, stderr)
+		return lifecycle.Streams{Drained: c.marks.Drained(c.drained), Abort: c.hj.Close}, nil
+	}
+	if c.marks != nil {
+		// A held container's stream goes on after its tool's end.
+		if _, err := c.attach(ctx, stdin, &c.marks.Stdout, &c.marks.Stderr); err != nil {
+			return lifecycle.Streams{}, err
+		}
+		c.marks.Connect(stdout, stderr)
+		return lifecycle.Streams{Drained: c.marks.Drained(c.drained), Abort: c.hj.Close}, nil
 	}
 	return c.attach(ctx, stdin, stdout, stderr)
 }
@@ -264,8 +276,8 @@ func (c *ctr) attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		defer close(c.drained)
 		// The writers never fail, so the stream is read to its end.
 		_, _ = stdcopy.StdCopy(stdout, stderr, hj.Reader)
-		if c.warm != nil {
-			c.warm.Flush()
+		if c.marks != nil {
+			c.marks.Flush()
 		}
 	}()
 	waitCtx, stopWait := context.WithCancel(context.Background())
@@ -288,9 +300,9 @@ func (c *ctr) attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 }
 
 func (c *ctr) Start(ctx context.Context) error {
-	if c.warm != nil {
+	if c.warm {
 		c.cpu.Rebase() // the bootstrap's start is not the tool's
-		go c.feedStdin(c.warm.Header())
+		go c.feedStdin(c.marks.Header())
 		return nil
 	}
 	if err := c.b.client.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
@@ -324,23 +336,34 @@ func dockerCgroups(controller, id string) []string {
 }
 
 func (c *ctr) Wait(ctx context.Context) (int, error) {
-	var ended <-chan struct{} // a cold container's never closes
-	if c.warm != nil {
-		ended = c.warm.Ended()
+	var ended <-chan struct{} // a container's without marks never closes
+	if c.marks != nil {
+		ended = c.marks.Ended()
 	}
 	select {
 	case <-c.exited:
 		return c.exit.code, c.exit.err
 	case <-ended:
 		c.cpu.Sample() // the cgroup is there until Docker tears it down
-		return c.warm.Code(), nil
+		return c.marks.Code(), nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 }
 
+// Kill kills the tool. A held container stays up: its tool's processes
+// are killed from inside, and the shell marks the end; where that cannot
+// be done (the pids or memory limit refuses the command) the container
+// is killed, and its output with it.
 func (c *ctr) Kill(ctx context.Context) error {
 	c.cpu.Sample() // the cgroup goes with the container
+	if c.held && !c.stoppedYet() {
+		if _, err := c.exec(ctx, engine.KillCommand(), io.Discard); err == nil {
+			return nil
+		} else {
+			c.b.log.WithField("run", c.runID).WithError(err).Warn("the tool could not be killed from inside its container: the container is killed, with its output")
+		}
+	}
 	err := c.b.client.ContainerKill(ctx, c.id, "KILL")
 	if err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
 		return err
@@ -352,7 +375,7 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	if c.watch.OOM() {
 		return true, nil
 	}
-	if c.watch != nil && c.warm != nil && !c.stoppedYet() {
+	if c.watch != nil && c.marks != nil && !c.stoppedYet() {
 		// The tool's end was marked and its cgroup is there: the watch
 		// sees every OOM kill in it, and Docker would answer only once it
 		// has torn the container down.
@@ -365,26 +388,83 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	return info.State != nil && info.State.OOMKilled, nil
 }
 
-// Output reads /output back through the archive API, once the container
-// has stopped (a warm one may still be ending: it is killed first, as the
-// end of a cold one's init kills what its tool left).
+// Output reads the output tmpfs back while the container is held up
+// after its tool: a tar of it, run in the container as the sandbox user
+// (the Engine API cannot read a tmpfs), which ReadArchive takes as the
+// untrusted stream it is, within outputArchiveBytes.
 func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
-	if c.warm != nil {
-		if err := c.Kill(ctx); err != nil {
-			return nil, err
-		}
-		select {
-		case <-c.exited:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if c.stoppedYet() {
+		return nil, errors.New("the container stopped before its output directory was read (it was killed, or its tool marked an end it forged)")
 	}
-	rc, _, err := c.b.client.CopyFromContainer(ctx, c.id, sandbox.OutputDir)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.exec(ctx, engine.OutputCommand(), pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	in := &capped{r: pr, left: outputArchiveBytes}
+	col, err := engine.ReadArchive(in)
+	if err == nil {
+		_, err = io.Copy(io.Discard, in) // tar pads its last record
+	}
+	pr.CloseWithError(errors.New("the output archive was not read to its end"))
+	if xerr := <-done; err == nil && xerr != nil {
+		err = xerr
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read /output from the container: %w", err)
+		return col, fmt.Errorf("read /output from the container: %w", err)
 	}
-	defer rc.Close()
-	return engine.ReadArchive(rc)
+	return col, nil
+}
+
+// outputArchiveBytes bounds the tar of the output directory read back:
+// its files within sandbox.MaxFileBytes, and room for the headers.
+const outputArchiveBytes = sandbox.MaxFileBytes + 16<<20
+
+// capped reads from r up to left bytes, then fails.
+type capped struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("the output archive is larger than %d MiB", outputArchiveBytes>>20)
+	}
+	n, err := c.r.Read(p[:min(int64(len(p)), c.left)])
+	c.left -= int64(n)
+	return n, err
+}
+
+// exec runs argv in the container as the sandbox user, its stdout to
+// stdout (its stderr kept for the error), and fails unless it exits 0.
+func (c *ctr) exec(ctx context.Context, argv []string, stdout io.Writer) (int, error) {
+	created, err := c.b.client.ContainerExecCreate(ctx, c.id, container.ExecOptions{
+		User: fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID), Cmd: argv, WorkingDir: "/",
+		AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	}
+	hj, err := c.b.client.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	}
+	defer hj.Close()
+	stderr := sandbox.NewCapture(4 << 10)
+	if _, err := stdcopy.StdCopy(stdout, stderr, hj.Reader); err != nil {
+		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	}
+	info, err := c.b.client.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	}
+	if info.ExitCode != 0 {
+		said := strings.TrimSpace(stderr.Output().String())
+		return info.ExitCode, fmt.Errorf("%s in the container exited %d: %s", argv[0], info.ExitCode, said)
+	}
+	return 0, nil
 }
 
 // Remove ends the streams and the watches and force-removes the container
@@ -403,7 +483,7 @@ func (c *ctr) Remove() error {
 	// too (a daemon that shut down under the removal kept them). A cold
 	// run's removal is in its caller's way: a daemon that went away leaves
 	// it to the next sweep.
-	if c.warm == nil {
+	if !c.warm {
 		return c.b.remove(c.id, false)
 	}
 	return errors.Join(c.b.remove(c.id, true), c.b.removeRunVolumes(c.runID, true))

@@ -41,8 +41,8 @@ func (d driver) Warm(ctx context.Context, shape *sandbox.Spec, deadline time.Tim
 	if err != nil {
 		return nil, err
 	}
-	c.warm = engine.NewHandoff()
-	if _, err := c.attach(ctx, nil, &c.warm.Stdout, &c.warm.Stderr); err != nil {
+	c.warm, c.marks = true, engine.NewHandoff()
+	if _, err := c.attach(ctx, nil, &c.marks.Stdout, &c.marks.Stderr); err != nil {
 		_ = c.Remove()
 		return nil, fmt.Errorf("attach to the warm container: %w", err)
 	}
@@ -50,7 +50,7 @@ func (d driver) Warm(ctx context.Context, shape *sandbox.Spec, deadline time.Tim
 		_ = c.Remove()
 		return nil, fmt.Errorf("start the warm container: %w", err)
 	}
-	if err := c.warm.AwaitReady(ctx, c.drained); err != nil {
+	if err := c.marks.AwaitReady(ctx, c.drained); err != nil {
 		_ = c.Remove()
 		return nil, fmt.Errorf("start the warm container: %w", err)
 	}
@@ -61,7 +61,7 @@ func (d driver) Warm(ctx context.Context, shape *sandbox.Spec, deadline time.Tim
 // Bind adjusts spec as Prepare would and keeps its command for Start.
 func (c *ctr) Bind(spec *sandbox.Spec) {
 	c.b.adjust(spec)
-	c.warm.Bind(spec)
+	c.marks.Bind(spec)
 }
 
 // Alive is nil while the container runs its bootstrap and the attach
@@ -69,9 +69,9 @@ func (c *ctr) Bind(spec *sandbox.Spec) {
 func (c *ctr) Alive() error {
 	select {
 	case <-c.exited:
-		return c.warm.Stopped()
+		return c.marks.Stopped()
 	case <-c.drained:
-		return c.warm.Stopped()
+		return c.marks.Stopped()
 	default:
 		return nil
 	}

@@ -34,7 +34,7 @@ func TestConformanceWarm(t *testing.T) {
 	b, c := newBackend(t)
 	sandboxtest.RunWarm(t, sandboxtest.Config{
 		Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile(),
-		Leftovers: leftovers(c), Exceptions: exceptions,
+		Leftovers: leftovers(c),
 	})
 }
 
@@ -43,7 +43,7 @@ func TestConformanceWarmRunsc(t *testing.T) {
 	b, c := newRunscBackend(t)
 	sandboxtest.RunWarm(t, sandboxtest.Config{
 		Backend: b, Image: testImage(), Seccomp: seccomp.DefaultProfile(),
-		Leftovers: leftovers(c), Exceptions: exceptions,
+		Leftovers: leftovers(c),
 	})
 }
 

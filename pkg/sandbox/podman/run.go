@@ -246,7 +246,9 @@ func specGenerator(s *sandbox.Spec, owner sandbox.Owner, deadline time.Time, pro
 	}
 	if s.Workspace != "" {
 		g.Mounts = append(g.Mounts, spec.Mount{Destination: sandbox.WorkspaceDir, Type: "bind", Source: s.Workspace,
-			Options: []string{"ro", "rbind", "rprivate", "nosuid", "nodev"}})
+			// bind, not rbind: read-only applies to the top mount only,
+			// so a submount of the host directory would stay writable.
+			Options: []string{"ro", "bind", "rprivate", "nosuid", "nodev"}})
 	}
 	if s.Output {
 		// An anonymous volume, noexec, which takes the image's /output

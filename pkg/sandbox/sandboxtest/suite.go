@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
 // Config describes the backend under test.
@@ -246,6 +250,33 @@ print(open("/workspace/input.txt").read().strip())
 			check: wantStatus(sandbox.StatusOK, 0, "input data\n/workspace/input.txt refused\n/workspace/new.txt refused\n"),
 		},
 		{
+			// A host directory's submounts are read-only too (or not
+			// there): its flags apply all the way down.
+			name: "workspace is read-only under a writable submount",
+			tool: tryWrite("/workspace/sub/new.txt", "/workspace/sub/inner.txt"),
+			setup: func(t *testing.T, s *sandbox.Spec) {
+				s.Workspace = t.TempDir()
+				sub := filepath.Join(s.Workspace, "sub")
+				if err := os.Mkdir(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				// Writable by anyone: only the mount's flags can refuse the tool.
+				if err := unix.Mount("tmpfs", sub, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,mode=0777"); err != nil {
+					t.Skipf("mounting a tmpfs under the workspace needs root: %v", err)
+				}
+				t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+				writeFile(t, filepath.Join(sub, "inner.txt"), "host")
+				for p, mode := range map[string]os.FileMode{sub: 0o777, filepath.Join(sub, "inner.txt"): 0o666} {
+					if err := os.Chmod(p, mode); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "/workspace/sub/new.txt refused\n/workspace/sub/inner.txt refused\n")(t, r)
+			},
+		},
+		{
 			name: "workspace files given by content are there and read-only",
 			tool: `
 import os
@@ -296,6 +327,64 @@ os.symlink("/etc/passwd", "/output/link")
 			},
 		},
 		{
+			// What reaches the host is regular files and directories only,
+			// by content: no special file, no mode bit beyond executable.
+			name: "output brings back regular files only, without their mode bits",
+			tool: `
+import os, socket
+try:
+    os.mkfifo("/output/fifo")
+except OSError:
+    pass  # the profile refuses mknod
+socket.socket(socket.AF_UNIX).bind("/output/sock")
+open("/output/suid", "w").write("s")
+os.chmod("/output/suid", 0o6755)
+os.makedirs("/output/sticky")
+os.chmod("/output/sticky", 0o1777)
+open("/output/sticky/f", "w").write("f")
+try:
+    os.link("/output/sticky/f", "/output/hard")
+except OSError:
+    pass  # Landlock before ABI 2 refuses links across directories
+`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Output = true },
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				got := map[string]bool{}
+				for _, f := range r.Files {
+					got[f.Path] = f.Executable
+					if !fs.ValidPath(f.Path) || strings.Contains(f.Path, "..") {
+						t.Errorf("unsafe output path %q", f.Path)
+					}
+				}
+				_, fifo := got["fifo"]
+				_, sock := got["sock"]
+				if exec, ok := got["suid"]; !ok || !exec || fifo || sock {
+					t.Errorf("output files %v: want suid (as a plain executable), no fifo or socket", got)
+				}
+				if _, ok := got["sticky/f"]; !ok {
+					t.Errorf("output files %v (notes %q): want sticky/f, and hard as its copy where the link was made", got, r.Notes)
+				}
+			},
+		},
+		{
+			// The output directory outlives a killed tool: what it wrote
+			// before its timeout comes back.
+			name: "output written before a timeout comes back",
+			tool: `
+open("/output/partial.txt", "w").write("so far")
+while True:
+    pass
+`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Output = true; s.Limits.Timeout = 2 * time.Second },
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusTimeout, sandbox.ExitTimeout, "")(t, r)
+				if len(r.Files) != 1 || string(r.Files[0].Content) != "so far" {
+					t.Errorf("output files %v (notes %q): want partial.txt", r.Files, r.Notes)
+				}
+			},
+		},
+		{
 			name: "output directory is noexec",
 			tool: `
 import os, subprocess
@@ -310,6 +399,13 @@ except PermissionError:
 `,
 			setup: func(_ *testing.T, s *sandbox.Spec) { s.Output = true },
 			check: wantStatus(sandbox.StatusOK, 0, "exec refused\n"),
+		},
+		{
+			// The profile's denials, made raw through libc's syscall(2) so
+			// that no wrapper answers first: each fails with EPERM.
+			name:  "syscalls the profile denies fail with EPERM",
+			tool:  deniedCalls(),
+			check: wantStatus(sandbox.StatusOK, 0, deniedWant),
 		},
 		{
 			name: "tool file is read-only",
@@ -833,6 +929,49 @@ func wantStatus(status sandbox.Status, code int, stdout string) func(*testing.T,
 		}
 	}
 }
+
+// deniedSyscalls are the calls every backend's profile refuses, with
+// their arguments: the namespace flags on clone and unshare (with
+// SIGCHLD, so that clone, were it allowed, would fork: the child exits at
+// once), PTRACE_TRACEME, AF_PACKET, TIOCSTI on stdin (ENOTTY, not EPERM,
+// were it allowed), and the keyring.
+var deniedSyscalls = []struct {
+	name, call, args string
+}{
+	{"keyctl", "keyctl(KEYCTL_GET_KEYRING_ID)", "0, -1, 0"},
+	{"unshare", "unshare(CLONE_NEWUSER)", "0x10000000"},
+	{"ptrace", "ptrace(PTRACE_TRACEME)", "0, 0, 0, 0"},
+	{"clone", "clone(CLONE_NEWUSER|CLONE_NEWNS)", "0x10000000 | 0x20000 | 17, 0, 0, 0, 0"},
+	{"socket", "socket(AF_PACKET)", "17, 3, 0"},
+	{"ioctl", "ioctl(TIOCSTI)", "0, 0x5412, ctypes.byref(ctypes.c_char(b'x'))"},
+}
+
+// deniedCalls is Python making each of deniedSyscalls and printing its
+// errno's name ("allowed" when it succeeded).
+func deniedCalls() string {
+	var b strings.Builder
+	b.WriteString("import ctypes, errno, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n")
+	b.WriteString("def call(label, nr, *args):\n")
+	b.WriteString("    args = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]\n")
+	b.WriteString("    r = libc.syscall(nr, *args)\n")
+	b.WriteString("    if r == 0 and label.startswith('clone'):\n        os._exit(0)\n")
+	b.WriteString("    print(label, 'allowed' if r >= 0 else errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))\n")
+	arch := seccomp.NativeArch()
+	for _, c := range deniedSyscalls {
+		nr, _ := seccomp.NumberOf(arch, c.name)
+		fmt.Fprintf(&b, "call(%q, %d, %s)\n", c.call, nr, c.args)
+	}
+	return b.String()
+}
+
+// deniedWant is what deniedCalls prints when every call is refused.
+var deniedWant = func() string {
+	var b strings.Builder
+	for _, c := range deniedSyscalls {
+		b.WriteString(c.call + " EPERM\n")
+	}
+	return b.String()
+}()
 
 // tryWrite is Python that tries to write each path (Python expressions or
 // string literals) and prints "<path> refused" or "<path> written".

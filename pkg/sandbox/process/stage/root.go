@@ -1,9 +1,12 @@
 package stage
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,9 +130,53 @@ func attach(fd int, dst string, flags uintptr) error {
 	return remount(dst, flags)
 }
 
-// remount applies flags to the bind mount at dst, keeping the flags the
-// kernel locks in a user namespace.
+// remount applies flags to the bind mount at dst and to every mount
+// under it (a host directory's submounts keep their own flags
+// otherwise), keeping the flags the kernel locks in a user namespace:
+// with mount_setattr and AT_RECURSIVE, in one step, where the kernel has
+// it (5.12), else one mount at a time.
 func remount(dst string, flags uintptr) error {
+	attr := unix.MountAttr{Attr_set: mountAttrs(flags)}
+	err := unix.MountSetattr(unix.AT_FDCWD, dst, unix.AT_RECURSIVE, &attr)
+	if err == nil {
+		return nil
+	}
+	// ENOSYS: an older kernel; EPERM: a seccomp filter around this
+	// sablebox (a container's) that does not know the call.
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("set the flags of %s and its submounts: %w", dst, err)
+	}
+	mounts, err := mountsUnder(dst)
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		if err := remountOne(m, flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountAttrs are the mount_setattr attributes of mount flags.
+func mountAttrs(flags uintptr) uint64 {
+	var attrs uint64
+	for _, m := range []struct {
+		ms   uintptr
+		attr uint64
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	} {
+		if flags&m.ms != 0 {
+			attrs |= m.attr
+		}
+	}
+	return attrs
+}
+
+// remountOne applies flags to the one mount at dst.
+func remountOne(dst string, flags uintptr) error {
 	var sfs unix.Statfs_t
 	if err := unix.Statfs(dst, &sfs); err == nil {
 		flags |= lockedFlags(sfs.Flags)
@@ -138,6 +185,44 @@ func remount(dst string, flags uintptr) error {
 		return fmt.Errorf("remount %s: %w", dst, err)
 	}
 	return nil
+}
+
+// mountsUnder lists dst and the mount points below it, parents first, as
+// /proc/self/mountinfo has them (its mount point field escapes spaces
+// and the like as octal).
+func mountsUnder(dst string) ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("list the mounts under %s: %w", dst, err)
+	}
+	mounts := []string{dst}
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		at := unescapeMountPath(fields[4])
+		if strings.HasPrefix(at, dst+"/") {
+			mounts = append(mounts, at)
+		}
+	}
+	return mounts, nil
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // pivot makes root the process's root and detaches the old one.
