@@ -16,12 +16,12 @@ import (
 // Measured with strace on this project's image; the conformance suite
 // runs learned profiles on every backend, which fails when one is missing.
 var plumbingCalls = []string{
-	"access", "arch_prctl", "brk", "chdir", "clone", "clone3", "close", "close_range", "dup2", "dup3", "execve",
+	"access", "arch_prctl", "brk", "chdir", "clock_getres", "clock_gettime", "clone", "clone3", "close", "close_range", "dup2", "dup3", "execve",
 	"exit", "exit_group", "faccessat2", "fadvise64", "fcntl", "fstatfs", "futex", "getdents64", "getegid", "geteuid", "getgid",
-	"getpgrp", "getpid", "getppid", "getrandom", "gettid", "getuid", "ioctl", "kill", "lseek", "madvise",
+	"getcpu", "getcwd", "getpgrp", "getpid", "getppid", "getrandom", "gettid", "gettimeofday", "getuid", "ioctl", "kill", "lseek", "madvise",
 	"mmap", "mprotect", "munmap", "newfstatat", "openat", "pipe2", "prctl", "pread64", "prlimit64", "read",
 	"readlink", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait",
-	"set_robust_list", "set_tid_address", "setpgid", "signalfd4", "statfs", "sysinfo", "vfork", "wait4",
+	"set_robust_list", "set_tid_address", "setpgid", "signalfd4", "statfs", "sysinfo", "time", "vfork", "wait4",
 	"write",
 }
 
