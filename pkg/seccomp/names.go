@@ -33,11 +33,24 @@ var syscallTable = func() map[specs.Arch]archTable {
 	return t
 }()
 
+// otherSyscalls are the names libseccomp knows only on architectures
+// outside the table (s390x, ppc64le, mips, riscv64).
+var otherSyscalls = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(otherNames) {
+		m[n] = true
+	}
+	return m
+}()
+
 // Known reports whether libseccomp names the syscall on any architecture
 // of the table. A profile may name a syscall that some of its
 // architectures lack (open on arm64): libseccomp resolves it there to no
 // syscall at all. A name that no architecture has is a mistake.
 func Known(name string) bool {
+	if otherSyscalls[name] {
+		return true
+	}
 	for _, at := range syscallTable {
 		if _, ok := at.number[name]; ok {
 			return true

@@ -123,6 +123,35 @@ func TestIncludesAndExcludes(t *testing.T) {
 	}
 }
 
+// Docker's own default profile reads as Docker writes it: archMap
+// entries for architectures sablebox has no table for, rules limited to
+// them (by Docker's Go names) with their own syscalls, ARM's private
+// calls, and rules for capabilities a sablebox container never has.
+func TestDockerShapedProfileIsRead(t *testing.T) {
+	doc := `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
+	"archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]},
+		{"architecture":"SCMP_ARCH_AARCH64","subArchitectures":["SCMP_ARCH_ARM"]},
+		{"architecture":"SCMP_ARCH_S390X","subArchitectures":["SCMP_ARCH_S390"]}],
+	"syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"},
+		{"names":["s390_pci_mmio_read"],"action":"SCMP_ACT_ALLOW","includes":{"arches":["s390","s390x"]}},
+		{"names":["breakpoint","set_tls"],"action":"SCMP_ACT_ALLOW","includes":{"arches":["arm","arm64"]}},
+		{"names":["arch_prctl"],"action":"SCMP_ACT_ALLOW","includes":{"arches":["amd64","x32"]}},
+		{"names":["mount"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"]}}]}`
+	p, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Check(specs.ArchX86_64)
+	if !slices.Contains(r.Allowed, "arch_prctl") || slices.Contains(r.Allowed, "mount") || r.Count() != 3 {
+		t.Fatalf("allowed on x86_64: %v", r.Allowed)
+	}
+	if _, err := Parse([]byte(strings.ReplaceAll(doc, `"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]},
+		{"architecture":"SCMP_ARCH_AARCH64","subArchitectures":["SCMP_ARCH_ARM"]},
+		{"architecture":`, ""))); err == nil || !strings.Contains(err.Error(), "no architecture sablebox checks names for") {
+		t.Fatalf("a profile for s390x alone has no names sablebox can check: got %v", err)
+	}
+}
+
 func TestParseNamesTheFieldAndTheFix(t *testing.T) {
 	rule := `{"names":["read"],"action":"SCMP_ACT_ALLOW"}`
 	arch := `"archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":[]}]`

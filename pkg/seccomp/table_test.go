@@ -20,4 +20,7 @@ func TestSyscallTableIsFresh(t *testing.T) {
 			t.Errorf("pkg/seccomp/table.go is stale for %s: run `make profiles` and commit the result", a.OCI)
 		}
 	}
+	if table.OtherNames(names) != otherNames {
+		t.Error("pkg/seccomp/table.go is stale for the other architectures' names: run `make profiles` and commit the result")
+	}
 }

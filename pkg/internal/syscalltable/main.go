@@ -34,7 +34,9 @@ func main() {
 	for _, a := range table.Arches {
 		fmt.Fprintf(&buf, "\t%q: %q,\n", a.OCI, names[a.OCI])
 	}
-	fmt.Fprintf(&buf, "}\n")
+	fmt.Fprintf(&buf, "}\n\n// otherNames are the syscalls libseccomp knows only on other architectures.\n")
+	fmt.Fprintf(&buf, "var otherNames = %q\n\n", table.OtherNames(names))
+	fmt.Fprintf(&buf, "// tableLibseccomp is the libseccomp release the table was read from.\nconst tableLibseccomp = \"%d.%d.%d\"\n", major, minor, micro)
 	src, err := format.Source(buf.Bytes())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "syscalltable:", err)

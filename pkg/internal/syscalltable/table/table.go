@@ -6,6 +6,7 @@ package table
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,6 +29,9 @@ var Arches = []struct {
 // 0x40000000.
 const maxNumber = 1024
 
+// armPrivate is where ARM's private syscalls begin (__ARM_NR_BASE).
+const armPrivate = 0x0f0000
+
 // Read returns each architecture's names as name:number, space-separated
 // in number order.
 func Read() (map[specs.Arch]string, error) {
@@ -38,11 +42,17 @@ func Read() (map[specs.Arch]string, error) {
 			base = 0x40000000
 		}
 		var names []string
-		for n := base; n < base+maxNumber; n++ {
-			name, err := libseccomp.ScmpSyscall(n).GetNameByArch(a.arch)
-			if err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN") {
-				names = append(names, fmt.Sprintf("%s:%d", name, n))
+		add := func(from, to int) {
+			for n := from; n < to; n++ {
+				name, err := libseccomp.ScmpSyscall(n).GetNameByArch(a.arch)
+				if err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN") {
+					names = append(names, fmt.Sprintf("%s:%d", name, n))
+				}
 			}
+		}
+		add(base, base+maxNumber)
+		if a.arch == libseccomp.ArchARM {
+			add(armPrivate, armPrivate+16) // breakpoint, cacheflush, set_tls
 		}
 		if len(names) < 200 {
 			return nil, fmt.Errorf("libseccomp names only %d syscalls on %s", len(names), a.OCI)
@@ -50,6 +60,43 @@ func Read() (map[specs.Arch]string, error) {
 		out[a.OCI] = strings.Join(names, " ")
 	}
 	return out, nil
+}
+
+// others are the architectures libseccomp knows beyond Arches: their
+// names are known, their numbers not kept (sablebox does not check
+// profiles there).
+var others = []libseccomp.ScmpArch{
+	libseccomp.ArchMIPS, libseccomp.ArchMIPS64, libseccomp.ArchMIPS64N32, libseccomp.ArchMIPSEL,
+	libseccomp.ArchMIPSEL64, libseccomp.ArchMIPSEL64N32, libseccomp.ArchPPC, libseccomp.ArchPPC64,
+	libseccomp.ArchPPC64LE, libseccomp.ArchS390, libseccomp.ArchS390X, libseccomp.ArchPARISC,
+	libseccomp.ArchPARISC64, libseccomp.ArchRISCV64,
+}
+
+// OtherNames returns the names libseccomp knows on the other
+// architectures and on none of Arches, sorted and space-separated: a
+// profile written for many architectures (Docker's) names them. MIPS
+// numbers start at 4000, 5000 and 6000.
+func OtherNames(tables map[specs.Arch]string) string {
+	inTables := map[string]bool{}
+	for _, names := range tables {
+		for _, pair := range strings.Fields(names) {
+			name, _, _ := strings.Cut(pair, ":")
+			inTables[name] = true
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, arch := range others {
+		for n := 0; n < 7000; n++ {
+			name, err := libseccomp.ScmpSyscall(n).GetNameByArch(arch)
+			if err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN") && !inTables[name] && !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }
 
 // Version is the linked libseccomp's version.
