@@ -130,7 +130,7 @@ func printReport(w io.Writer, name string, r seccomp.Report) {
 		fmt.Fprintln(w, "  dangerous syscalls allowed: none")
 		return
 	}
-	fmt.Fprintln(w, "  dangerous syscalls allowed:")
+	fmt.Fprintln(w, "  dangerous syscalls allowed (ALLOWED: by name alone; narrowed: only the argument values its rules let through), and why each is dangerous:")
 	for _, f := range r.Dangerous {
 		how := "ALLOWED"
 		if f.Narrowed {

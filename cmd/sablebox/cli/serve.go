@@ -15,6 +15,7 @@ import (
 	"github.com/sablebox/sablebox/pkg/config"
 	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/runner"
+	"github.com/sablebox/sablebox/pkg/seccomp"
 	"github.com/sablebox/sablebox/pkg/server"
 )
 
@@ -136,6 +137,7 @@ result's "pool" says whether a run hit or why it started cold. SIGTERM stops tak
 	f.Int(config.KeyPoolMax, pool.DefaultMax, "most warm containers per container backend (the pool grows toward it while runs find it empty)")
 	f.Duration(config.KeyPoolIdle, pool.DefaultIdle, "how long a warm container waits for a run before it is replaced")
 	f.Int(config.KeyPoolRefills, pool.DefaultRefills, "most warm containers started at once")
+	f.String(config.KeySeccomp, seccomp.DefaultName, "syscall filter of every run: default, python, strict, a profile file in Docker's JSON form, or unconfined (needs seccomp-unsafe: true in the config file)")
 	f.Bool(config.KeyPoolOutput, false, "give warm containers an /output directory: runs that ask for one take them, the others start cold")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -82,6 +83,7 @@ type Handoff struct {
 	Stdout, Stderr Relay
 	header         []byte
 	script         string
+	tail           *tailBuffer // the output's tar, after the end mark; nil without one
 	argv           []string
 	mark           []byte
 	ends           sync.WaitGroup
@@ -129,11 +131,14 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 	format := `\000sablebox-exit:` + id + `:%03d\n`
 	steps := []string{`r=0`, `"$@" || r=$?`}
 	if spec.Output {
-		steps = append(steps, holdKill)
+		steps = append(steps, endLeftovers)
 	}
 	steps = append(steps, `printf '`+format+`' "$r"`, `printf '`+format+`' "$r" >&2`)
 	if spec.Output {
-		steps = append(steps, holdWait)
+		// The output directory follows the end mark on stdout, as a tar
+		// (see Tail); the container may stop once it is written.
+		steps = append(steps, writeOutput)
+		h.tail = &tailBuffer{done: make(chan struct{})}
 	}
 	h.script = strings.Join(append(steps, `exit "$r"`), "; ")
 	entry, args := Command(spec)
@@ -147,33 +152,83 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 	h.header = append(fmt.Appendf(nil, "%d\n", len(body)), body...)
 }
 
-// holdKill ends what the tool left running, before its end is marked:
-// the sandbox stays up, but nothing of the tool's runs on in it. kill -1
-// spares the shell itself, the namespace's init (the shell, or the
-// bootstrap it was), and a fork is refused once SIGKILL is pending.
-const holdKill = `kill -9 -1 2>/dev/null`
+// endLeftovers ends what the tool left running, before its end is
+// marked, so that nothing of the tool's changes the output directory
+// while it is read. kill -1 spares the shell itself and the namespace's
+// init (the shell, or the bootstrap it was); a fork is refused once
+// SIGKILL is pending.
+const endLeftovers = `kill -9 -1 2>/dev/null`
 
-// holdWait keeps the shell, and so the container, up once the end is
-// marked, with no process left running: a shell of its own stops itself,
-// and the read at the other end of its pipe waits for ever. The engine
-// reads the output directory, then kills the container.
-const holdWait = `sh -c 'kill -STOP $$' | read _`
+// writeOutput writes a tar of the output directory to stdout, after the
+// end mark: a tmpfs that goes with its container is read while it is
+// still there, through the stream the run already has, on any engine.
+const writeOutput = `tar -C ` + sandbox.OutputDir + ` -cf - . 2>/dev/null`
 
 // Entrypoint is a cold container's command for the run Bind was given:
 // the shell script that marks the tool's end (and, for a run with an
-// output directory, holds the container up after it), with the tool's
-// argv as its arguments.
+// output directory, writes it after the mark), with the tool's argv as
+// its arguments.
 func (h *Handoff) Entrypoint() (entrypoint, cmd []string) {
 	return []string{"/bin/sh", "-c", h.script, "sh"}, append([]string{}, h.argv...)
 }
 
-// KillCommand, run in a held container (see Entrypoint), kills every
-// process of the tool's and leaves the shell to mark its end.
+// KillCommand, run in a container started with Entrypoint or the
+// bootstrap, kills every process of the tool's and leaves the shell to
+// mark its end and write the output directory.
 func KillCommand() []string { return []string{"/bin/sh", "-c", "kill -9 -1"} }
 
-// OutputCommand, run in a held container, writes a tar of the output
-// directory to stdout, read by ReadArchive.
-func OutputCommand() []string { return []string{"tar", "-C", sandbox.OutputDir, "-cf", "-", "."} }
+// Output collects the output directory from the tar that follows the
+// end mark on stdout, once the stream has ended (Flush). A tool that
+// forged the mark chose those bytes: they are read as the untrusted input
+// they are, within TailBytes.
+func (h *Handoff) Output(ctx context.Context) (*Collected, error) {
+	if h.tail == nil {
+		return nil, errors.New("the run has no output directory")
+	}
+	select {
+	case <-h.tail.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the output directory did not come back: %w", ctx.Err())
+	}
+	h.tail.mu.Lock()
+	defer h.tail.mu.Unlock()
+	switch {
+	case h.tail.over:
+		return nil, fmt.Errorf("the output archive is larger than %d MiB", TailBytes>>20)
+	case h.tail.buf.Len() == 0:
+		return nil, errors.New("no archive of /output came back: the container was killed before it was written, or the image has no tar")
+	}
+	return ReadArchive(&h.tail.buf)
+}
+
+// TailBytes bounds the tar of the output directory kept: its files within
+// sandbox.MaxFileBytes, and room for the headers.
+const TailBytes = sandbox.MaxFileBytes + 16<<20
+
+// tailBuffer keeps what follows the end mark, up to TailBytes, without
+// ever blocking the stream (the other stream's mark may still be behind
+// it).
+type tailBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	over bool
+	done chan struct{}
+	once sync.Once
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.over || int64(t.buf.Len()+len(p)) > TailBytes {
+		t.over = true
+		t.buf.Reset()
+		return len(p), nil
+	}
+	return t.buf.Write(p)
+}
+
+// end says the stream has ended.
+func (t *tailBuffer) end() { t.once.Do(func() { close(t.done) }) }
 
 // OutputOptions are the mount options of the noexec, size-limited
 // output tmpfs (what the engine adds to give it to the sandbox user is
@@ -190,6 +245,9 @@ func (h *Handoff) Header() []byte { return h.header }
 func (h *Handoff) Connect(stdout, stderr io.Writer) {
 	h.ends.Add(2)
 	var codes [2]int
+	if h.tail != nil {
+		h.Stdout.tail = h.tail
+	}
 	for i, r := range []*Relay{&h.Stdout, &h.Stderr} {
 		r.Connect([]io.Writer{stdout, stderr}[i], h.mark, func(code int) {
 			codes[i] = code
@@ -229,4 +287,7 @@ func (h *Handoff) Code() int { return h.code }
 func (h *Handoff) Flush() {
 	h.Stdout.Flush()
 	h.Stderr.Flush()
+	if h.tail != nil {
+		h.tail.end()
+	}
 }

@@ -26,6 +26,7 @@ type Relay struct {
 	partial []byte // held: may be the start of the end mark
 	ended   bool
 	onEnd   func(code int)
+	tail    io.Writer // what follows the end mark; nil: dropped
 	// ready is a line that may come before Connect: the bootstrap's
 	// word that it waits for its run; onReady is called when it has.
 	ready   []byte
@@ -38,6 +39,9 @@ func (r *Relay) Write(p []byte) (int, error) {
 	defer r.mu.Unlock()
 	switch {
 	case r.ended:
+		if r.tail != nil {
+			_, _ = r.tail.Write(p)
+		}
 	case r.dst == nil:
 		if room := relayHeld - r.early.Len(); room > 0 {
 			r.early.Write(p[:min(len(p), room)])
@@ -72,6 +76,9 @@ func (r *Relay) scan(buf []byte) {
 			_, _ = r.dst.Write(buf[:i])
 			r.ended = true
 			r.onEnd(code)
+			if rest := buf[i+len(r.mark)+4:]; r.tail != nil && len(rest) > 0 {
+				_, _ = r.tail.Write(rest)
+			}
 			return
 		case partial:
 			_, _ = r.dst.Write(buf[:i])

@@ -27,6 +27,37 @@ func TestRelayStripsTheEndMarkInAnyChunking(t *testing.T) {
 	}
 }
 
+// What follows the mark (the output's tar) goes to the tail, whatever the
+// chunking.
+func TestRelayPassesWhatFollowsTheMarkToItsTail(t *testing.T) {
+	mark := []byte("\x00sablebox-exit:abcd:")
+	stream := "out\x00sablebox-exit:abcd:000\n" + "TAR\x00sablebox-exit:abcd:000\nBYTES"
+	for chunk := 1; chunk <= len(stream); chunk++ {
+		var out, tail bytes.Buffer
+		r := Relay{tail: &tail}
+		r.Connect(&out, mark, func(int) {})
+		for i := 0; i < len(stream); i += chunk {
+			_, _ = r.Write([]byte(stream[i:min(i+chunk, len(stream))]))
+		}
+		r.Flush()
+		if out.String() != "out" || tail.String() != "TAR\x00sablebox-exit:abcd:000\nBYTES" {
+			t.Fatalf("chunks of %d: out %q tail %q", chunk, out.String(), tail.String())
+		}
+	}
+}
+
+// The tail never blocks the stream and keeps to its bound.
+func TestTailBufferKeepsToItsBound(t *testing.T) {
+	tb := &tailBuffer{done: make(chan struct{})}
+	chunk := make([]byte, 1<<20)
+	for i := int64(0); i <= TailBytes>>20; i++ {
+		_, _ = tb.Write(chunk)
+	}
+	if !tb.over || tb.buf.Len() != 0 {
+		t.Fatalf("over %v, %d bytes kept", tb.over, tb.buf.Len())
+	}
+}
+
 func TestRelayFlushesWhatOnlyLookedLikeAMark(t *testing.T) {
 	var out bytes.Buffer
 	var r Relay

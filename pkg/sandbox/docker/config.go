@@ -100,8 +100,8 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 	if spec.Output {
 		// A noexec tmpfs, as /tmp is: a volume cannot be mounted noexec
 		// through the Engine API. It lives as long as the container, so
-		// the container is held up after the tool (see engine.Handoff)
-		// and its files are read back by a tar run in it.
+		// the shell that runs the tool writes a tar of it after the
+		// tool's end mark (see engine.Handoff).
 		host.Tmpfs[sandbox.OutputDir] = strings.Join(append(engine.OutputOptions(),
 			fmt.Sprintf("uid=%d", sandbox.UID), fmt.Sprintf("gid=%d", sandbox.GID)), ",")
 	}

@@ -93,7 +93,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		warmConfig(cfg, host, labels)
 	case spec.Output:
 		// The output tmpfs goes with the container: a shell runs the tool
-		// and marks its end, and holds the container up to be read.
+		// and marks its end, then writes a tar of it on the stream.
 		marks = engine.NewHandoff()
 		marks.Bind(spec)
 		cfg.Entrypoint, cfg.Cmd = marks.Entrypoint()
@@ -112,7 +112,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		}
 		return nil, b.createError(spec.Image, err)
 	}
-	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded, marks: marks, held: spec.Output}
+	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded, marks: marks, tarsOutput: spec.Output}
 	if len(created.Warnings) > 0 {
 		// The daemon dropped a setting: never run with less than asked.
 		_ = c.Remove()
@@ -127,22 +127,22 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 
 // ctr is one created container.
 type ctr struct {
-	b        *Backend
-	id       string
-	runID    string
-	degraded []string
-	hj       types.HijackedResponse
-	stdin    io.Reader
-	drained  chan struct{} // closes when the attach stream ends
-	exited   chan struct{} // closes when the wait has an answer
-	exit     exitStatus
-	stopWait context.CancelFunc
-	watch    *engine.OOMWatch  // nil where OOMs are left to Docker alone
-	cpu      *engine.CPUMeter  // nil where the cgroup cannot be read
-	warm     bool              // a warm container, handed its run through marks
-	marks    *engine.Handoff   // the end marks of a warm or held container; nil else
-	held     bool              // held up after its tool, for its output tmpfs to be read
-	volumes  map[string]string // the host directories of its volumes, by target, where Put may write them
+	b          *Backend
+	id         string
+	runID      string
+	degraded   []string
+	hj         types.HijackedResponse
+	stdin      io.Reader
+	drained    chan struct{} // closes when the attach stream ends
+	exited     chan struct{} // closes when the wait has an answer
+	exit       exitStatus
+	stopWait   context.CancelFunc
+	watch      *engine.OOMWatch  // nil where OOMs are left to Docker alone
+	cpu        *engine.CPUMeter  // nil where the cgroup cannot be read
+	warm       bool              // a warm container, handed its run through marks
+	marks      *engine.Handoff   // the end marks of a warm container or one with an output tmpfs; nil else
+	tarsOutput bool              // its shell writes the output tmpfs after its tool's end mark
+	volumes    map[string]string // the host directories of its volumes, by target, where Put may write them
 }
 
 // exitStatus is the answer of the container's wait.
@@ -253,7 +253,7 @@ func (c *ctr) Attach(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		return lifecycle.Streams{Drained: c.marks.Drained(c.drained), Abort: c.hj.Close}, nil
 	}
 	if c.marks != nil {
-		// A held container's stream goes on after its tool's end.
+		// The stream goes on after the tool's end: the output's tar.
 		if _, err := c.attach(ctx, stdin, &c.marks.Stdout, &c.marks.Stderr); err != nil {
 			return lifecycle.Streams{}, err
 		}
@@ -351,13 +351,13 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 	}
 }
 
-// Kill kills the tool. A held container stays up: its tool's processes
-// are killed from inside, and the shell marks the end; where that cannot
-// be done (the pids or memory limit refuses the command) the container
-// is killed, and its output with it.
+// Kill kills the tool. In a container with an output tmpfs, the tool's
+// processes are killed from inside, and the shell marks the end and
+// writes the output; where that cannot be done (the pids or memory limit
+// refuses the command) the container is killed, and its output with it.
 func (c *ctr) Kill(ctx context.Context) error {
 	c.cpu.Sample() // the cgroup goes with the container
-	if c.held && !c.stoppedYet() {
+	if c.tarsOutput && !c.stoppedYet() {
 		if _, err := c.exec(ctx, engine.KillCommand(), io.Discard); err == nil {
 			return nil
 		} else {
@@ -388,53 +388,15 @@ func (c *ctr) OOMKilled(ctx context.Context) (bool, error) {
 	return info.State != nil && info.State.OOMKilled, nil
 }
 
-// Output reads the output tmpfs back while the container is held up
-// after its tool: a tar of it, run in the container as the sandbox user
-// (the Engine API cannot read a tmpfs), which ReadArchive takes as the
-// untrusted stream it is, within outputArchiveBytes.
+// Output reads the output tmpfs back from the tar its shell writes after
+// the tool's end mark (see engine.Handoff): the Engine API cannot read a
+// tmpfs, and the container stops once the tar is written.
 func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
-	if c.stoppedYet() {
-		return nil, errors.New("the container stopped before its output directory was read (it was killed, or its tool marked an end it forged)")
-	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.exec(ctx, engine.OutputCommand(), pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	in := &capped{r: pr, left: outputArchiveBytes}
-	col, err := engine.ReadArchive(in)
-	if err == nil {
-		_, err = io.Copy(io.Discard, in) // tar pads its last record
-	}
-	pr.CloseWithError(errors.New("the output archive was not read to its end"))
-	if xerr := <-done; err == nil && xerr != nil {
-		err = xerr
-	}
+	col, err := c.marks.Output(ctx)
 	if err != nil {
 		return col, fmt.Errorf("read /output from the container: %w", err)
 	}
 	return col, nil
-}
-
-// outputArchiveBytes bounds the tar of the output directory read back:
-// its files within sandbox.MaxFileBytes, and room for the headers.
-const outputArchiveBytes = sandbox.MaxFileBytes + 16<<20
-
-// capped reads from r up to left bytes, then fails.
-type capped struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *capped) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, fmt.Errorf("the output archive is larger than %d MiB", outputArchiveBytes>>20)
-	}
-	n, err := c.r.Read(p[:min(int64(len(p)), c.left)])
-	c.left -= int64(n)
-	return n, err
 }
 
 // exec runs argv in the container as the sandbox user, its stdout to
