@@ -27,13 +27,27 @@ func TestServePoolAndAKilledService(t *testing.T) {
 	isolate(t)
 	secret := "sbx_pool"
 	serve := startServe(t, writeTokens(t, "pooled", secret, ", rate: 1000, burst: 1000"), "--pool-min", "1", "--pool-max", "1")
-	warm := func() int {
+	list := func() []container.Summary {
 		f := filters.NewArgs(filters.Arg("label", sandbox.LabelOwnerPID+"="+strconv.Itoa(serve.cmd.Process.Pid)))
 		list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(list)
+		return list
+	}
+	warm := func() int { return len(list()) }
+	// Settled: the pool's one container waits, and none is being made or
+	// removed (a create in flight at the kill ends after the next sweep).
+	settled := func() bool {
+		l := list()
+		return len(l) == 1 && l[0].State == "running"
+	}
+	settledTwice := func() bool {
+		if !settled() {
+			return false
+		}
+		time.Sleep(300 * time.Millisecond)
+		return settled()
 	}
 	body, _ := json.Marshal(server.RunRequest{Command: []string{"python3", "-c", "print('pooled')"}, Wait: true})
 	var res sandbox.Result
@@ -56,9 +70,9 @@ func TestServePoolAndAKilledService(t *testing.T) {
 	if res.Pool != pool.Hit || res.Stdout.String() != "pooled\n" {
 		t.Fatalf("pool %q stdout %q: want a hit", res.Pool, res.Stdout.Data)
 	}
-	for deadline := time.Now().Add(time.Minute); warm() == 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); !settledTwice(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("no warm container after a minute")
+			t.Fatal("no settled warm pool after a minute")
 		}
 	}
 	if err := serve.cmd.Process.Kill(); err != nil {

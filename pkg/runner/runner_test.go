@@ -381,15 +381,7 @@ func usableRunner(t *testing.T, name string, opts Options) *Runner {
 // The escape example is refused at every step, the way a sandbox refuses,
 // on every backend.
 func TestEscapeExampleIsBlockedEverywhere(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{
-		{docker.Name, Options{Runtime: docker.Name}},
-		{"runsc", Options{Runtime: docker.Name, Settings: setting.Values{"oci-runtime": "runsc"}}},
-		{podman.Name, Options{Runtime: podman.Name}},
-		{process.Name, Options{Runtime: process.Name}},
-	} {
+	for _, c := range backends {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			r := usableRunner(t, c.name, c.opts)

@@ -17,7 +17,8 @@ import (
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
-// backends are the four sandboxes, as a runner names them.
+// backends are the four sandboxes, as a runner names them: a test that
+// holds on every backend runs over them.
 var backends = []struct {
 	name string
 	opts Options

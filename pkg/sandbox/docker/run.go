@@ -358,11 +358,11 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 func (c *ctr) Kill(ctx context.Context) error {
 	c.cpu.Sample() // the cgroup goes with the container
 	if c.tarsOutput && !c.stoppedYet() {
-		if _, err := c.exec(ctx, engine.KillCommand(), io.Discard); err == nil {
+		err := c.killInside(ctx)
+		if err == nil {
 			return nil
-		} else {
-			c.b.log.WithField("run", c.runID).WithError(err).Warn("the tool could not be killed from inside its container: the container is killed, with its output")
 		}
+		c.b.log.WithField("run", c.runID).WithError(err).Warn("the tool could not be killed from inside its container: the container is killed, with its output")
 	}
 	err := c.b.client.ContainerKill(ctx, c.id, "KILL")
 	if err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
@@ -399,34 +399,31 @@ func (c *ctr) Output(ctx context.Context) (*engine.Collected, error) {
 	return col, nil
 }
 
-// exec runs argv in the container as the sandbox user, its stdout to
-// stdout (its stderr kept for the error), and fails unless it exits 0.
-func (c *ctr) exec(ctx context.Context, argv []string, stdout io.Writer) (int, error) {
+// killInsideWait is how long a kill from inside has to end the tool.
+const killInsideWait = 2 * time.Second
+
+// killInside kills the tool's processes with a command run in the
+// container as the sandbox user, detached (no stream to wait on), and
+// waits for the tool's end mark, or the container's exit.
+func (c *ctr) killInside(ctx context.Context) error {
 	created, err := c.b.client.ContainerExecCreate(ctx, c.id, container.ExecOptions{
-		User: fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID), Cmd: argv, WorkingDir: "/",
-		AttachStdout: true, AttachStderr: true,
+		User: fmt.Sprintf("%d:%d", sandbox.UID, sandbox.GID), Cmd: engine.KillCommand(), WorkingDir: "/",
 	})
 	if err != nil {
-		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+		return fmt.Errorf("kill the tool from inside: %w", err)
 	}
-	hj, err := c.b.client.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	if err := c.b.client.ContainerExecStart(ctx, created.ID, container.ExecStartOptions{Detach: true}); err != nil {
+		return fmt.Errorf("kill the tool from inside: %w", err)
 	}
-	defer hj.Close()
-	stderr := sandbox.NewCapture(4 << 10)
-	if _, err := stdcopy.StdCopy(stdout, stderr, hj.Reader); err != nil {
-		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
+	select {
+	case <-c.marks.Ended():
+	case <-c.exited:
+	case <-time.After(killInsideWait):
+		return fmt.Errorf("the tool did not end within %v of its kill from inside", killInsideWait)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	info, err := c.b.client.ContainerExecInspect(ctx, created.ID)
-	if err != nil {
-		return 0, fmt.Errorf("run %s in the container: %w", argv[0], err)
-	}
-	if info.ExitCode != 0 {
-		said := strings.TrimSpace(stderr.Output().String())
-		return info.ExitCode, fmt.Errorf("%s in the container exited %d: %s", argv[0], info.ExitCode, said)
-	}
-	return 0, nil
+	return nil
 }
 
 // Remove ends the streams and the watches and force-removes the container
