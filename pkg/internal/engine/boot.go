@@ -81,15 +81,19 @@ func BootCommand() []string {
 // could not get by exiting: the run ends, and the sandbox is killed.
 type Handoff struct {
 	Stdout, Stderr Relay
-	header         []byte
-	script         string
-	tail           *tailBuffer // the output's tar, after the end mark; nil without one
-	argv           []string
-	mark           []byte
-	ends           sync.WaitGroup
-	ended          chan struct{}
-	code           int
-	ready          chan struct{}
+	// TarsOutput, set before Bind, has a run with an output directory
+	// write it as a tar after the end mark on stdout (see Output): for an
+	// engine that cannot read the directory itself (Docker's tmpfs).
+	TarsOutput bool
+	header     []byte
+	script     string
+	tail       *tailBuffer // the output's tar, after the end mark; nil without one
+	argv       []string
+	mark       []byte
+	ends       sync.WaitGroup
+	ended      chan struct{}
+	code       int
+	ready      chan struct{}
 }
 
 // NewHandoff makes the handoff of a warm container not yet bound.
@@ -134,9 +138,9 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 		steps = append(steps, endLeftovers)
 	}
 	steps = append(steps, `printf '`+format+`' "$r"`, `printf '`+format+`' "$r" >&2`)
-	if spec.Output {
+	if spec.Output && h.TarsOutput {
 		// The output directory follows the end mark on stdout, as a tar
-		// (see Tail); the container may stop once it is written.
+		// (see Output); the container may stop once it is written.
 		steps = append(steps, writeOutput)
 		h.tail = &tailBuffer{done: make(chan struct{})}
 	}

@@ -95,6 +95,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		// The output tmpfs goes with the container: a shell runs the tool
 		// and marks its end, then writes a tar of it on the stream.
 		marks = engine.NewHandoff()
+		marks.TarsOutput = true
 		marks.Bind(spec)
 		cfg.Entrypoint, cfg.Cmd = marks.Entrypoint()
 		no := false

@@ -42,6 +42,7 @@ func (d driver) Warm(ctx context.Context, shape *sandbox.Spec, deadline time.Tim
 		return nil, err
 	}
 	c.warm, c.marks = true, engine.NewHandoff()
+	c.marks.TarsOutput = true // the shape's /output is a tmpfs, as a cold run's
 	if _, err := c.attach(ctx, nil, &c.marks.Stdout, &c.marks.Stderr); err != nil {
 		_ = c.Remove()
 		return nil, fmt.Errorf("attach to the warm container: %w", err)
