@@ -253,7 +253,12 @@ print(open("/workspace/input.txt").read().strip())
 			// A host directory's submounts are read-only too (or not
 			// there): its flags apply all the way down.
 			name: "workspace is read-only under a writable submount",
-			tool: tryWrite("/workspace/sub/new.txt", "/workspace/sub/inner.txt"),
+			// The mount's own flags are read too: Landlock alone would
+			// refuse the writes in the process sandbox.
+			tool: tryWrite("/workspace/sub/new.txt", "/workspace/sub/inner.txt") + `
+opts = [l.split()[3].split(",") for l in open("/proc/self/mounts") if l.split()[1] == "/workspace/sub"]
+print("submount:", "absent" if not opts else ("ro" if all("ro" in o for o in opts) else "rw"))
+`,
 			setup: func(t *testing.T, s *sandbox.Spec) {
 				s.Workspace = t.TempDir()
 				sub := filepath.Join(s.Workspace, "sub")
@@ -273,7 +278,12 @@ print(open("/workspace/input.txt").read().strip())
 				}
 			},
 			check: func(t *testing.T, r *sandbox.Result) {
-				wantStatus(sandbox.StatusOK, 0, "/workspace/sub/new.txt refused\n/workspace/sub/inner.txt refused\n")(t, r)
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				out := r.Stdout.String()
+				if !strings.HasPrefix(out, "/workspace/sub/new.txt refused\n/workspace/sub/inner.txt refused\nsubmount: ") ||
+					strings.HasSuffix(out, "submount: rw\n") {
+					t.Errorf("stdout %q: want both writes refused and the submount read-only or absent", out)
+				}
 			},
 		},
 		{
