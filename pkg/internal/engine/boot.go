@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -87,7 +86,7 @@ type Handoff struct {
 	TarsOutput bool
 	header     []byte
 	script     string
-	tail       *tailBuffer // the output's tar, after the end mark; nil without one
+	tail       *tailReader // the output's tar, after the end mark; nil without one
 	argv       []string
 	mark       []byte
 	ends       sync.WaitGroup
@@ -142,7 +141,7 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 		// The output directory follows the end mark on stdout, as a tar
 		// (see Output); the container may stop once it is written.
 		steps = append(steps, writeOutput)
-		h.tail = &tailBuffer{done: make(chan struct{})}
+		h.tail = newTailReader()
 	}
 	h.script = strings.Join(append(steps, `exit "$r"`), "; ")
 	entry, args := Command(spec)
@@ -184,7 +183,7 @@ func KillCommand() []string { return []string{"/bin/sh", "-c", "kill -9 -1"} }
 // Output collects the output directory from the tar that follows the
 // end mark on stdout, once the stream has ended (Flush). A tool that
 // forged the mark chose those bytes: they are read as the untrusted input
-// they are, within TailBytes.
+// they are, within TailBytes, as they arrive.
 func (h *Handoff) Output(ctx context.Context) (*Collected, error) {
 	if h.tail == nil {
 		return nil, errors.New("the run has no output directory")
@@ -194,45 +193,74 @@ func (h *Handoff) Output(ctx context.Context) (*Collected, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("the output directory did not come back: %w", ctx.Err())
 	}
-	h.tail.mu.Lock()
-	defer h.tail.mu.Unlock()
-	switch {
-	case h.tail.over:
-		return nil, fmt.Errorf("the output archive is larger than %d MiB", TailBytes>>20)
-	case h.tail.buf.Len() == 0:
-		return nil, errors.New("no archive of /output came back: the container was killed before it was written, or the image has no tar")
-	}
-	return ReadArchive(&h.tail.buf)
+	return h.tail.col, h.tail.err
 }
 
-// TailBytes bounds the tar of the output directory kept: its files within
+// TailBytes bounds the tar of the output directory read: its files within
 // sandbox.MaxFileBytes, and room for the headers.
 const TailBytes = sandbox.MaxFileBytes + 16<<20
 
-// tailBuffer keeps what follows the end mark, up to TailBytes, without
-// ever blocking the stream (the other stream's mark may still be behind
-// it).
-type tailBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	over bool
+// tailReader collects the output from what follows the end mark while it
+// arrives: the stream is never held up for long (the other stream's mark
+// may still be behind it), and only the collected files are kept.
+type tailReader struct {
+	w    *io.PipeWriter
+	col  *Collected
+	err  error
 	done chan struct{}
 	once sync.Once
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.over || int64(t.buf.Len()+len(p)) > TailBytes {
-		t.over = true
-		t.buf.Reset()
-		return len(p), nil
-	}
-	return t.buf.Write(p)
+func newTailReader() *tailReader {
+	r, w := io.Pipe()
+	t := &tailReader{w: w, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		in := &countedReader{r: r, left: TailBytes}
+		t.col, t.err = ReadArchive(in)
+		if t.err == nil {
+			_, t.err = io.Copy(io.Discard, in) // tar pads its last record
+		}
+		switch {
+		case in.over:
+			t.err = fmt.Errorf("the output archive is larger than %d MiB", TailBytes>>20)
+		case in.read == 0:
+			t.err = errors.New("no archive of /output came back: the container was killed before it was written, or the image has no tar")
+		}
+		r.CloseWithError(errors.New("the output archive was read")) // later writes fail at once
+	}()
+	return t
+}
+
+// Write passes p to the collector; it never fails (a closed collector
+// drops the rest).
+func (t *tailReader) Write(p []byte) (int, error) {
+	_, _ = t.w.Write(p)
+	return len(p), nil
 }
 
 // end says the stream has ended.
-func (t *tailBuffer) end() { t.once.Do(func() { close(t.done) }) }
+func (t *tailReader) end() { t.once.Do(func() { t.w.Close() }) }
+
+// countedReader reads from r up to left bytes, counting them; beyond, it
+// fails.
+type countedReader struct {
+	r    io.Reader
+	left int64
+	read int64
+	over bool
+}
+
+func (c *countedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		c.over = true
+		return 0, errors.New("over the bound")
+	}
+	n, err := c.r.Read(p[:min(int64(len(p)), c.left)])
+	c.left -= int64(n)
+	c.read += int64(n)
+	return n, err
+}
 
 // OutputOptions are the mount options of the noexec, size-limited
 // output tmpfs (what the engine adds to give it to the sandbox user is

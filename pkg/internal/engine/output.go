@@ -84,6 +84,11 @@ func kindOf(mode fs.FileMode) string {
 	}
 }
 
+// fullSlack is how close to sandbox.MaxFileBytes the files' bytes come
+// when an output tmpfs of that size is full: its own blocks and
+// directories take the rest.
+const fullSlack = 1 << 20
+
 // Notes say what the caller does not get back, and why.
 func (c *Collected) Notes() []string {
 	var notes []string
@@ -96,6 +101,12 @@ func (c *Collected) Notes() []string {
 		}
 		sort.Strings(names)
 		notes = append(notes, "output: only regular files come back; not returned: "+strings.Join(names, ", "))
+	}
+	if c.dropped == 0 && c.bytes > sandbox.MaxFileBytes-fullSlack {
+		// An output tmpfs of MaxFileBytes (Docker's) refuses writes
+		// beyond it before anything is dropped here.
+		notes = append(notes, fmt.Sprintf("output: /output is full: its bound is %d MiB in all, and the tool's writes beyond it failed",
+			sandbox.MaxFileBytes>>20))
 	}
 	if c.dropped > 0 {
 		notes = append(notes, fmt.Sprintf("output: %d more files were not returned: the bound is %d files and %d MiB in all",

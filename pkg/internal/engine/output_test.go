@@ -72,6 +72,18 @@ func TestReadArchiveCopiesHardLinksInside(t *testing.T) {
 	}
 }
 
+// A full output tmpfs (files up to its size, none dropped) is named.
+func TestCollectedSaysAFullOutputIsFull(t *testing.T) {
+	c := &Collected{}
+	size := int64(sandbox.MaxFileBytes - 4096)
+	if err := c.Add("big", 0o644, size, strings.NewReader(strings.Repeat("x", int(size)))); err != nil {
+		t.Fatal(err)
+	}
+	if notes := c.Notes(); len(notes) != 1 || !strings.Contains(notes[0], "/output is full") {
+		t.Fatalf("notes %q", notes)
+	}
+}
+
 func TestCollectedKeepsToItsBounds(t *testing.T) {
 	c := &Collected{}
 	big := strings.Repeat("x", sandbox.MaxFileBytes/2+1)

@@ -46,15 +46,23 @@ func TestRelayPassesWhatFollowsTheMarkToItsTail(t *testing.T) {
 	}
 }
 
-// The tail never blocks the stream and keeps to its bound.
-func TestTailBufferKeepsToItsBound(t *testing.T) {
-	tb := &tailBuffer{done: make(chan struct{})}
+// The tail keeps to its bound, and an empty one is an error.
+func TestTailReaderKeepsToItsBound(t *testing.T) {
+	tr := newTailReader()
 	chunk := make([]byte, 1<<20)
 	for i := int64(0); i <= TailBytes>>20; i++ {
-		_, _ = tb.Write(chunk)
+		_, _ = tr.Write(chunk)
 	}
-	if !tb.over || tb.buf.Len() != 0 {
-		t.Fatalf("over %v, %d bytes kept", tb.over, tb.buf.Len())
+	tr.end()
+	<-tr.done
+	if tr.err == nil {
+		t.Fatal("no error for an endless archive")
+	}
+	empty := newTailReader()
+	empty.end()
+	<-empty.done
+	if empty.err == nil || !strings.Contains(empty.err.Error(), "no archive") {
+		t.Fatalf("empty tail: %v", empty.err)
 	}
 }
 

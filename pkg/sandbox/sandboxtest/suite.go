@@ -378,6 +378,27 @@ except OSError:
 			},
 		},
 		{
+			// However /output is bounded (a tmpfs that refuses writes, or
+			// files left out when read back), the result says so.
+			name: "output beyond its bound is reported",
+			tool: `
+chunk = b"x" * (1 << 20)
+try:
+    for i in range(70):
+        with open("/output/f%02d" % i, "wb") as f:
+            f.write(chunk)
+except OSError as e:
+    print("write failed:", e.strerror)
+`,
+			setup: func(_ *testing.T, s *sandbox.Spec) { s.Output = true; s.Limits.MemoryBytes = 512 << 20 },
+			check: func(t *testing.T, r *sandbox.Result) {
+				wantStatus(sandbox.StatusOK, 0, "")(t, r)
+				if notes := strings.Join(r.Notes, "; "); !strings.Contains(notes, fmt.Sprintf("%d MiB", sandbox.MaxFileBytes>>20)) {
+					t.Errorf("notes %q (stdout %q): want the output bound named", r.Notes, r.Stdout.Data)
+				}
+			},
+		},
+		{
 			// The output directory outlives a killed tool: what it wrote
 			// before its timeout comes back.
 			name: "output written before a timeout comes back",
