@@ -1,0 +1,328 @@
+package analysis
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	sitter "github.com/tree-sitter/go-tree-sitter"
+	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
+)
+
+// rule is what a finding of one kind says.
+type rule struct {
+	id       string
+	severity Severity
+	message  string
+}
+
+// moduleRules flag the import of a module (and of anything in it): the
+// module alone is what a tool should not need.
+var moduleRules = map[string]rule{
+	"subprocess":      {"py.process.subprocess", High, "spawns processes"},
+	"pty":             {"py.process.pty", High, "spawns processes on a pseudo-terminal"},
+	"multiprocessing": {"py.process.multiprocessing", Medium, "spawns processes"},
+	"ctypes":          {"py.native.ctypes", High, "calls native code and raw syscalls"},
+	"cffi":            {"py.native.cffi", High, "calls native code"},
+	"mmap":            {"py.native.mmap", Medium, "maps memory and files directly"},
+	"socket":          {"py.network.socket", High, "opens network sockets"},
+	"urllib":          {"py.network.urllib", High, "fetches from the network"},
+	"http.client":     {"py.network.http-client", High, "talks HTTP"},
+	"requests":        {"py.network.requests", High, "talks HTTP"},
+	"smtplib":         {"py.network.smtplib", High, "sends mail"},
+	"ftplib":          {"py.network.ftplib", High, "talks FTP"},
+	"importlib":       {"py.dynamic.importlib", High, "imports modules chosen at run time"},
+	"builtins":        {"py.dynamic.builtins", High, "reaches the builtins, where exec and eval live"},
+	"pickle":          {"py.dynamic.pickle", Medium, "pickle loads run code"},
+	"marshal":         {"py.dynamic.marshal", Medium, "marshal loads code objects"},
+}
+
+// callRules flag a call of a function, by its qualified name; a name
+// ending in "*" matches any name with that prefix.
+var callRules = map[string]rule{
+	"exec":            {"py.dynamic.exec", Critical, "runs code built at run time"},
+	"eval":            {"py.dynamic.eval", Critical, "runs code built at run time"},
+	"compile":         {"py.dynamic.compile", High, "compiles code built at run time"},
+	"__import__":      {"py.dynamic.import", High, "imports a module chosen at run time"},
+	"globals":         {"py.dynamic.globals", Medium, "reaches the module's namespace by name"},
+	"vars":            {"py.dynamic.vars", Medium, "reaches a namespace by name"},
+	"os.system":       {"py.process.os-system", Critical, "runs a shell command"},
+	"os.popen":        {"py.process.os-popen", Critical, "runs a shell command"},
+	"os.exec*":        {"py.process.os-exec", Critical, "replaces the process with another program"},
+	"os.spawn*":       {"py.process.os-spawn", Critical, "spawns a program"},
+	"os.posix_spawn*": {"py.process.os-spawn", Critical, "spawns a program"},
+	"os.fork":         {"py.process.os-fork", High, "forks the process"},
+	"os.forkpty":      {"py.process.os-fork", High, "forks the process on a pseudo-terminal"},
+	"os.symlink":      {"py.fs.symlink", High, "makes a symbolic link, a way out of a directory"},
+	"os.link":         {"py.fs.link", High, "makes a hard link"},
+	"pickle.load*":    {"py.dynamic.pickle", High, "pickle loads run code"},
+	"marshal.load*":   {"py.dynamic.marshal", High, "marshal loads code objects"},
+}
+
+// allowedRoots are where a tool's literal absolute paths may point.
+var allowedRoots = []string{"/workspace", "/tmp", "/output"}
+
+// pythonLanguage is the tree-sitter grammar, loaded once.
+var pythonLanguage = sitter.NewLanguage(python.Language())
+
+// ScanPython parses src as Python and returns its findings in source
+// order. A file with syntax errors is scanned as far as it parses: the
+// parser recovers, and the rules run on every part it understood.
+func ScanPython(src []byte) ([]Finding, error) {
+	parser := sitter.NewParser()
+	defer parser.Close()
+	if err := parser.SetLanguage(pythonLanguage); err != nil {
+		return nil, fmt.Errorf("load the Python grammar: %w", err)
+	}
+	tree := parser.Parse(src, nil)
+	if tree == nil {
+		return nil, fmt.Errorf("parse: the parser gave no tree")
+	}
+	defer tree.Close()
+	s := &pyScan{src: src, aliases: map[string]string{}}
+	s.walk(tree.RootNode())
+	slices.SortStableFunc(s.findings, func(a, b Finding) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	return s.findings, nil
+}
+
+// pyScan is one file's scan: the names its imports bound, in source
+// order (an alias is known from its import on).
+type pyScan struct {
+	src      []byte
+	aliases  map[string]string // local name: qualified name
+	star     []string          // modules imported with *
+	findings []Finding
+}
+
+func (s *pyScan) text(n *sitter.Node) string { return n.Utf8Text(s.src) }
+
+func (s *pyScan) add(n *sitter.Node, r rule, detail string) {
+	p := n.StartPosition()
+	msg := r.message
+	if detail != "" {
+		msg = detail + ": " + msg
+	}
+	s.findings = append(s.findings, Finding{Rule: r.id, Severity: r.severity, Line: int(p.Row) + 1,
+		Column: int(p.Column) + 1, Text: shorten(s.text(n)), Message: msg})
+}
+
+// walk visits n and its children, depth first, in source order.
+func (s *pyScan) walk(n *sitter.Node) {
+	switch n.Kind() {
+	case "comment", "string", "concatenated_string":
+		if n.Kind() != "comment" && n.Parent() != nil && n.Parent().Kind() == "argument_list" {
+			s.pathLiteral(n)
+		}
+		return // names inside never count
+	case "import_statement":
+		s.importStatement(n)
+		return
+	case "import_from_statement":
+		s.importFrom(n)
+		return
+	case "call":
+		s.call(n)
+	case "identifier":
+		if name := s.text(n); name == "__builtins__" {
+			s.add(n, moduleRules["builtins"], name)
+		}
+	}
+	for i := uint(0); i < n.ChildCount(); i++ {
+		s.walk(n.Child(i))
+	}
+}
+
+// importStatement binds `import a.b` (a) and `import a.b as c` (c).
+func (s *pyScan) importStatement(n *sitter.Node) {
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		c := n.NamedChild(i)
+		switch c.Kind() {
+		case "dotted_name":
+			module := s.text(c)
+			first, _, _ := strings.Cut(module, ".")
+			s.aliases[first] = first
+			s.flagModule(c, module)
+		case "aliased_import":
+			module := s.text(c.ChildByFieldName("name"))
+			s.aliases[s.text(c.ChildByFieldName("alias"))] = module
+			s.flagModule(c, module)
+		}
+	}
+}
+
+// importFrom binds `from m import x [as y]` and notes `from m import *`.
+func (s *pyScan) importFrom(n *sitter.Node) {
+	modNode := n.ChildByFieldName("module_name")
+	if modNode == nil {
+		return
+	}
+	module := s.text(modNode)
+	if modNode.Kind() == "relative_import" {
+		return // the tool's own package: nothing to resolve
+	}
+	flagged := s.flagModule(n, module)
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		c := n.NamedChild(i)
+		if c.Id() == modNode.Id() {
+			continue
+		}
+		switch c.Kind() {
+		case "wildcard_import":
+			s.star = append(s.star, module)
+		case "dotted_name":
+			name := s.text(c)
+			s.aliases[name] = module + "." + name
+			if !flagged {
+				flagged = s.flagModule(c, module+"."+name)
+			}
+		case "aliased_import":
+			name := s.text(c.ChildByFieldName("name"))
+			s.aliases[s.text(c.ChildByFieldName("alias"))] = module + "." + name
+			if !flagged {
+				flagged = s.flagModule(c, module+"."+name)
+			}
+		}
+	}
+}
+
+// flagModule reports the import of module when it, or a package it is
+// in, has a module rule.
+func (s *pyScan) flagModule(n *sitter.Node, module string) bool {
+	for m := module; m != ""; {
+		if r, ok := moduleRules[m]; ok {
+			s.add(n, r, "import "+module)
+			return true
+		}
+		i := strings.LastIndexByte(m, '.')
+		if i < 0 {
+			break
+		}
+		m = m[:i]
+	}
+	return false
+}
+
+// call checks a call against the call rules, and its arguments.
+func (s *pyScan) call(n *sitter.Node) {
+	fn := n.ChildByFieldName("function")
+	args := n.ChildByFieldName("arguments")
+	if fn == nil {
+		return
+	}
+	name := s.qualify(fn)
+	if r, ok := matchCall(name); ok {
+		s.add(n, r, name)
+	}
+	switch name {
+	case "getattr", "setattr", "delattr", "hasattr":
+		if args != nil && args.NamedChildCount() >= 2 && !isLiteral(args.NamedChild(1)) {
+			s.add(n, rule{"py.dynamic.getattr", High, "reaches an attribute whose name is built at run time"}, name)
+		}
+	case "shutil.rmtree":
+		if args != nil && args.NamedChildCount() >= 1 && isLiteral(args.NamedChild(0)) {
+			if p := literalValue(s.text(args.NamedChild(0))); path.Clean(p) == "/" {
+				s.add(n, rule{"py.fs.rmtree-root", Critical, "removes the whole file system"}, name)
+			}
+		}
+	}
+}
+
+// matchCall finds the call rule of a qualified name.
+func matchCall(name string) (rule, bool) {
+	if name == "" {
+		return rule{}, false
+	}
+	if r, ok := callRules[name]; ok {
+		return r, true
+	}
+	for pattern, r := range callRules {
+		if prefix, ok := strings.CutSuffix(pattern, "*"); ok && strings.HasPrefix(name, prefix) {
+			return r, true
+		}
+	}
+	return rule{}, false
+}
+
+// qualify names what an expression refers to through the file's imports
+// (o.system with `import os as o` is os.system), or "" when it is not a
+// plain name or attribute chain.
+func (s *pyScan) qualify(n *sitter.Node) string {
+	switch n.Kind() {
+	case "identifier":
+		name := s.text(n)
+		if q, ok := s.aliases[name]; ok {
+			return q
+		}
+		for _, m := range s.star {
+			if _, ok := matchCall(m + "." + name); ok {
+				return m + "." + name
+			}
+		}
+		return name
+	case "attribute":
+		obj := s.qualify(n.ChildByFieldName("object"))
+		if obj == "" {
+			return ""
+		}
+		return obj + "." + s.text(n.ChildByFieldName("attribute"))
+	}
+	return ""
+}
+
+// isLiteral reports whether n is a plain string literal (no f-string
+// interpolation, no concatenation of names).
+func isLiteral(n *sitter.Node) bool {
+	if n.Kind() != "string" {
+		return false
+	}
+	for i := uint(0); i < n.NamedChildCount(); i++ {
+		if n.NamedChild(i).Kind() == "interpolation" {
+			return false
+		}
+	}
+	return true
+}
+
+// literalValue is a plain string literal's content, without its prefix
+// and quotes (escapes are left as written).
+func literalValue(src string) string {
+	s := strings.TrimLeft(src, "rRbBuU")
+	for _, q := range []string{`"""`, `'''`, `"`, `'`} {
+		if strings.HasPrefix(s, q) && strings.HasSuffix(s, q) && len(s) >= 2*len(q) {
+			return s[len(q) : len(s)-len(q)]
+		}
+	}
+	return s
+}
+
+// pathLiteral reports a literal path argument that leaves the places a
+// tool may use: an absolute path outside allowedRoots, or one with "..".
+func (s *pyScan) pathLiteral(n *sitter.Node) {
+	if !isLiteral(n) {
+		return
+	}
+	p := literalValue(s.text(n))
+	if p == "" || strings.ContainsAny(p, " \t\n") {
+		return // not a path
+	}
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		s.add(n, rule{"py.fs.dotdot", High, "a literal path that climbs out with .."}, "")
+		return
+	}
+	if !strings.HasPrefix(p, "/") || len(p) < 2 {
+		return
+	}
+	clean := path.Clean(p)
+	for _, root := range allowedRoots {
+		if clean == root || strings.HasPrefix(clean, root+"/") {
+			return
+		}
+	}
+	s.add(n, rule{"py.fs.outside", Medium, "a literal absolute path outside /workspace, /tmp and /output"}, "")
+}

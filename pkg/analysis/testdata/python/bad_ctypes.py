@@ -1,0 +1,3 @@
+# want: py.native.ctypes
+import ctypes
+ctypes.CDLL(None)

@@ -1,0 +1,2 @@
+# want: py.fs.dotdot
+open("../../secret")

@@ -1,0 +1,2 @@
+# want: py.dynamic.eval
+x = eval(input())

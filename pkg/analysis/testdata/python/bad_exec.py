@@ -1,0 +1,2 @@
+# want: py.dynamic.exec
+exec("print(1)")

@@ -1,0 +1,3 @@
+# want: py.process.os-exec py.fs.outside
+import os
+os.execv("/bin/sh", ["sh"])

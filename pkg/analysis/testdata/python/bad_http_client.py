@@ -1,0 +1,2 @@
+# want: py.network.http-client
+import http.client

@@ -1,0 +1,2 @@
+# want: py.dynamic.import
+m = __import__("o" + "s")

@@ -1,0 +1,3 @@
+# want: py.dynamic.importlib
+import importlib
+importlib.import_module("os")

@@ -1,0 +1,3 @@
+# want: py.process.os-system
+import os
+os.system("ls")

@@ -1,0 +1,3 @@
+# want: py.dynamic.pickle
+import pickle
+pickle.loads(b"")

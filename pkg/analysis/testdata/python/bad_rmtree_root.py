@@ -1,0 +1,3 @@
+# want: py.fs.rmtree-root
+import shutil
+shutil.rmtree("/")

@@ -1,0 +1,3 @@
+# want: py.network.socket
+import socket
+socket.create_connection(("example.com", 80))

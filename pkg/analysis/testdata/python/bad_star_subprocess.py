@@ -1,0 +1,3 @@
+# want: py.process.subprocess
+from subprocess import *
+run(["ls"])

@@ -1,0 +1,3 @@
+# want: py.fs.symlink
+import os
+os.symlink("/tmp/a", "/tmp/b")

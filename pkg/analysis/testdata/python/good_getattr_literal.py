@@ -1,0 +1,4 @@
+# want:
+import math
+f = getattr(math, "sqrt")
+print(f(4), vars)
