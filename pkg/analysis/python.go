@@ -63,6 +63,9 @@ var callRules = map[string]rule{
 // allowedRoots are where a tool's literal absolute paths may point.
 var allowedRoots = []string{"/workspace", "/tmp", "/output"}
 
+// readChunk is how much of the source the parser is handed per read.
+const readChunk = 4096
+
 // pythonLanguage is the tree-sitter grammar, loaded once.
 var pythonLanguage = sitter.NewLanguage(python.Language())
 
@@ -75,13 +78,22 @@ func ScanPython(src []byte) ([]Finding, error) {
 	if err := parser.SetLanguage(pythonLanguage); err != nil {
 		return nil, fmt.Errorf("load the Python grammar: %w", err)
 	}
-	tree := parser.Parse(src, nil)
+	// Parse would hand the parser all of the rest of the text, copied to
+	// C, at every read: quadratic in the file's size. Chunks bound it.
+	tree := parser.ParseWithOptions(func(i int, _ sitter.Point) []byte {
+		if i >= len(src) {
+			return nil
+		}
+		return src[i:min(i+readChunk, len(src))]
+	}, nil, nil)
 	if tree == nil {
 		return nil, fmt.Errorf("parse: the parser gave no tree")
 	}
 	defer tree.Close()
 	s := &pyScan{src: src, aliases: map[string]string{}}
-	s.walk(tree.RootNode())
+	cursor := tree.Walk()
+	defer cursor.Close()
+	s.walk(cursor, "")
 	slices.SortStableFunc(s.findings, func(a, b Finding) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
@@ -112,11 +124,16 @@ func (s *pyScan) add(n *sitter.Node, r rule, detail string) {
 		Column: int(p.Column) + 1, Text: shorten(s.text(n)), Message: msg})
 }
 
-// walk visits n and its children, depth first, in source order.
-func (s *pyScan) walk(n *sitter.Node) {
+// walk visits the cursor's node and its children, depth first, in source
+// order, with a cursor: a node's Child(i) and Parent walk from the start
+// each time, which a 10,000-line file would make quadratic.
+func (s *pyScan) walk(c *sitter.TreeCursor, parentKind string) {
+	n := c.Node()
 	switch n.Kind() {
-	case "comment", "string", "concatenated_string":
-		if n.Kind() != "comment" && n.Parent() != nil && n.Parent().Kind() == "argument_list" {
+	case "comment":
+		return
+	case "string", "concatenated_string":
+		if parentKind == "argument_list" {
 			s.pathLiteral(n)
 		}
 		return // names inside never count
@@ -133,8 +150,15 @@ func (s *pyScan) walk(n *sitter.Node) {
 			s.add(n, moduleRules["builtins"], name)
 		}
 	}
-	for i := uint(0); i < n.ChildCount(); i++ {
-		s.walk(n.Child(i))
+	if c.GotoFirstChild() {
+		kind := n.Kind()
+		for {
+			s.walk(c, kind)
+			if !c.GotoNextSibling() {
+				break
+			}
+		}
+		c.GotoParent()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,73 @@ func TestPythonFindingPosition(t *testing.T) {
 	f := findings[0]
 	if f.Line != 3 || f.Column != 8 || f.Text != "os.system('id')" || f.Severity != Critical {
 		t.Fatalf("%+v", f)
+	}
+}
+
+// The example tools are clean, except the escape example, which the
+// gate must catch.
+func TestPythonExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/python/*.py")
+	files = append(files, "../../examples/wordcount.py", "../../examples/escape.py")
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		findings, err := ScanPython(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := filepath.Base(file) == "escape.py"
+		if bad != (len(findings) > 0) {
+			t.Errorf("%s: %d findings, want them only in the escape example:\n%v", file, len(findings), findings)
+		}
+	}
+}
+
+// The scanner never panics or hangs, whatever the bytes.
+func FuzzScanPython(f *testing.F) {
+	files, _ := filepath.Glob("testdata/python/*.py")
+	for _, file := range files {
+		if src, err := os.ReadFile(file); err == nil {
+			f.Add(src)
+		}
+	}
+	f.Add([]byte("\x00\xff(((("))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if _, err := ScanPython(src); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// bigPython is a 10,000-line tool of ordinary code with a few findings.
+func bigPython() []byte {
+	var b strings.Builder
+	b.WriteString("import os, json\nimport subprocess as sp\n")
+	for i := 2; i < 10000; i++ {
+		switch i % 5 {
+		case 0:
+			b.WriteString("def f" + strconv.Itoa(i) + "(x):\n")
+		case 1:
+			b.WriteString("    y = json.dumps({'a': x, 'b': [1, 2, 3]})  # a comment with eval(\n")
+		case 2:
+			b.WriteString("    open('/tmp/out', 'w').write(y)\n")
+		case 3:
+			b.WriteString("    return os.path.join('/workspace', str(x))\n")
+		default:
+			b.WriteString("sp.run(['true']) if False else None\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func BenchmarkScanPython10kLines(b *testing.B) {
+	src := bigPython()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := ScanPython(src); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
