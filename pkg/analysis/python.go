@@ -69,10 +69,20 @@ const readChunk = 4096
 // pythonLanguage is the tree-sitter grammar, loaded once.
 var pythonLanguage = sitter.NewLanguage(python.Language())
 
+// Options tune a scan.
+type Options struct {
+	// Imports are the top-level modules a tool may import; any other
+	// import is a finding. Nil means DefaultImports.
+	Imports []string
+}
+
+// importRule is the finding of an import the allowlist lacks.
+var importRule = rule{"py.import.not-allowed", Medium, "not in the import allowlist (analysis.imports in the config)"}
+
 // ScanPython parses src as Python and returns its findings in source
 // order. A file with syntax errors is scanned as far as it parses: the
 // parser recovers, and the rules run on every part it understood.
-func ScanPython(src []byte) ([]Finding, error) {
+func ScanPython(src []byte, opts Options) ([]Finding, error) {
 	parser := sitter.NewParser()
 	defer parser.Close()
 	if err := parser.SetLanguage(pythonLanguage); err != nil {
@@ -90,7 +100,14 @@ func ScanPython(src []byte) ([]Finding, error) {
 		return nil, fmt.Errorf("parse: the parser gave no tree")
 	}
 	defer tree.Close()
-	s := &pyScan{src: src, aliases: map[string]string{}}
+	allowed := opts.Imports
+	if allowed == nil {
+		allowed = DefaultImports
+	}
+	s := &pyScan{src: src, aliases: map[string]string{}, allowed: map[string]bool{}}
+	for _, m := range allowed {
+		s.allowed[m] = true
+	}
 	cursor := tree.Walk()
 	defer cursor.Close()
 	s.walk(cursor, "")
@@ -109,6 +126,7 @@ type pyScan struct {
 	src      []byte
 	aliases  map[string]string // local name: qualified name
 	star     []string          // modules imported with *
+	allowed  map[string]bool   // top-level modules the tool may import
 	findings []Finding
 }
 
@@ -203,21 +221,30 @@ func (s *pyScan) importFrom(n *sitter.Node) {
 			name := s.text(c)
 			s.aliases[name] = module + "." + name
 			if !flagged {
-				flagged = s.flagModule(c, module+"."+name)
+				flagged = s.flag(c, module+"."+name, false)
 			}
 		case "aliased_import":
 			name := s.text(c.ChildByFieldName("name"))
 			s.aliases[s.text(c.ChildByFieldName("alias"))] = module + "." + name
 			if !flagged {
-				flagged = s.flagModule(c, module+"."+name)
+				flagged = s.flag(c, module+"."+name, false)
 			}
 		}
 	}
 }
 
 // flagModule reports the import of module when it, or a package it is
-// in, has a module rule.
+// in, has a module rule, or when its top level is not allowed.
 func (s *pyScan) flagModule(n *sitter.Node, module string) bool {
+	return s.flag(n, module, true)
+}
+
+// flag is flagModule, with the allowlist asked only when allowlist is
+// set (the names of a from-import are in a module already asked about).
+func (s *pyScan) flag(n *sitter.Node, module string, allowlist bool) bool {
+	if top, _, _ := strings.Cut(module, "."); allowlist && !s.allowed[top] {
+		s.add(n, importRule, "import "+module)
+	}
 	for m := module; m != ""; {
 		if r, ok := moduleRules[m]; ok {
 			s.add(n, r, "import "+module)
