@@ -121,7 +121,7 @@ var uncheckedArches = []specs.Arch{
 
 // goArches are the names Docker's includes and excludes give the
 // architectures of the table (Go's, as Docker compares them).
-var goArches = map[specs.Arch][]string{
+var goArches = map[specs.Arch][]specs.Arch{
 	specs.ArchX86_64: {"amd64"}, specs.ArchAARCH64: {"arm64"}, specs.ArchX86: {"386", "x86"},
 	specs.ArchX32: {"x32"}, specs.ArchARM: {"arm"},
 }
@@ -129,15 +129,9 @@ var goArches = map[specs.Arch][]string{
 // namesArch reports whether a filter's list of architectures names arch,
 // in either form.
 func namesArch(list []specs.Arch, arch specs.Arch) bool {
-	if slices.Contains(list, arch) {
-		return true
-	}
-	for _, g := range goArches[arch] {
-		if slices.Contains(list, specs.Arch(g)) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(append([]specs.Arch{arch}, goArches[arch]...), func(a specs.Arch) bool {
+		return slices.Contains(list, a)
+	})
 }
 
 // forCheckedArch reports whether the rule may apply on an architecture of

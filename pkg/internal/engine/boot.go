@@ -86,7 +86,8 @@ type Handoff struct {
 	TarsOutput bool
 	header     []byte
 	script     string
-	tail       *tailReader // the output's tar, after the end mark; nil without one
+	writes     bool        // the bound run writes its output directory after the end mark
+	tail       *tailReader // collects that tar once connected; nil before, or without one
 	argv       []string
 	mark       []byte
 	ends       sync.WaitGroup
@@ -137,11 +138,11 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 		steps = append(steps, endLeftovers)
 	}
 	steps = append(steps, `printf '`+format+`' "$r"`, `printf '`+format+`' "$r" >&2`)
-	if spec.Output && h.TarsOutput {
+	h.writes = spec.Output && h.TarsOutput
+	if h.writes {
 		// The output directory follows the end mark on stdout, as a tar
 		// (see Output); the container may stop once it is written.
 		steps = append(steps, writeOutput)
-		h.tail = newTailReader()
 	}
 	h.script = strings.Join(append(steps, `exit "$r"`), "; ")
 	entry, args := Command(spec)
@@ -175,6 +176,11 @@ func (h *Handoff) Entrypoint() (entrypoint, cmd []string) {
 	return []string{"/bin/sh", "-c", h.script, "sh"}, append([]string{}, h.argv...)
 }
 
+// WritesOutput reports whether the bound run's shell writes the output
+// directory after the end mark (see TarsOutput): its container must then
+// outlive the tool, so the tool is killed from inside (KillCommand).
+func (h *Handoff) WritesOutput() bool { return h.writes }
+
 // KillCommand, run in a container started with Entrypoint or the
 // bootstrap, kills every process of the tool's and leaves the shell to
 // mark its end and write the output directory.
@@ -186,7 +192,7 @@ func KillCommand() []string { return []string{"/bin/sh", "-c", "kill -9 -1"} }
 // they are, within TailBytes, as they arrive.
 func (h *Handoff) Output(ctx context.Context) (*Collected, error) {
 	if h.tail == nil {
-		return nil, errors.New("the run has no output directory")
+		return nil, errors.New("the run's output stream was never connected")
 	}
 	select {
 	case <-h.tail.done:
@@ -277,7 +283,11 @@ func (h *Handoff) Header() []byte { return h.header }
 func (h *Handoff) Connect(stdout, stderr io.Writer) {
 	h.ends.Add(2)
 	var codes [2]int
-	if h.tail != nil {
+	if h.writes {
+		// Started here, not at Bind: a run that never connects (a failed
+		// create or attach) leaves no collector waiting on its pipe; one
+		// connected ends with its stream (Flush).
+		h.tail = newTailReader()
 		h.Stdout.tail = h.tail
 	}
 	for i, r := range []*Relay{&h.Stdout, &h.Stderr} {

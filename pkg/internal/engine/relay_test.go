@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -123,3 +124,23 @@ func TestHandoffEndsOnceBothStreamsMarked(t *testing.T) {
 }
 
 var sandboxSpecForTest = sandbox.Spec{Command: []string{"python3", "-c", "pass"}}
+
+// A bound run that never connects (its create or attach failed) leaves
+// no collector behind; a connected one's ends with its stream.
+func TestHandoffCollectsOutputOnlyOnceConnected(t *testing.T) {
+	h := NewHandoff()
+	h.TarsOutput = true
+	h.Bind(&sandbox.Spec{Command: []string{"true"}, Output: true})
+	if !h.WritesOutput() || h.tail != nil {
+		t.Fatalf("writes %v, collector %v before Connect", h.WritesOutput(), h.tail)
+	}
+	if _, err := h.Output(context.Background()); err == nil {
+		t.Fatal("output of a run never connected: want an error")
+	}
+	var out, errOut bytes.Buffer
+	h.Connect(&out, &errOut)
+	h.Flush()
+	if _, err := h.Output(context.Background()); err == nil || !strings.Contains(err.Error(), "no archive") {
+		t.Fatalf("a stream that ended without an archive: %v", err)
+	}
+}

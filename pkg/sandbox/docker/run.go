@@ -113,7 +113,7 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 		}
 		return nil, b.createError(spec.Image, err)
 	}
-	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded, marks: marks, tarsOutput: spec.Output}
+	c := &ctr{b: b, id: created.ID, runID: spec.RunID, degraded: degraded, marks: marks}
 	if len(created.Warnings) > 0 {
 		// The daemon dropped a setting: never run with less than asked.
 		_ = c.Remove()
@@ -128,22 +128,21 @@ func (d driver) create(ctx context.Context, spec *sandbox.Spec, deadline time.Ti
 
 // ctr is one created container.
 type ctr struct {
-	b          *Backend
-	id         string
-	runID      string
-	degraded   []string
-	hj         types.HijackedResponse
-	stdin      io.Reader
-	drained    chan struct{} // closes when the attach stream ends
-	exited     chan struct{} // closes when the wait has an answer
-	exit       exitStatus
-	stopWait   context.CancelFunc
-	watch      *engine.OOMWatch  // nil where OOMs are left to Docker alone
-	cpu        *engine.CPUMeter  // nil where the cgroup cannot be read
-	warm       bool              // a warm container, handed its run through marks
-	marks      *engine.Handoff   // the end marks of a warm container or one with an output tmpfs; nil else
-	tarsOutput bool              // its shell writes the output tmpfs after its tool's end mark
-	volumes    map[string]string // the host directories of its volumes, by target, where Put may write them
+	b        *Backend
+	id       string
+	runID    string
+	degraded []string
+	hj       types.HijackedResponse
+	stdin    io.Reader
+	drained  chan struct{} // closes when the attach stream ends
+	exited   chan struct{} // closes when the wait has an answer
+	exit     exitStatus
+	stopWait context.CancelFunc
+	watch    *engine.OOMWatch  // nil where OOMs are left to Docker alone
+	cpu      *engine.CPUMeter  // nil where the cgroup cannot be read
+	warm     bool              // a warm container, handed its run through marks
+	marks    *engine.Handoff   // the end marks of a warm container or one with an output tmpfs; nil else
+	volumes  map[string]string // the host directories of its volumes, by target, where Put may write them
 }
 
 // exitStatus is the answer of the container's wait.
@@ -358,7 +357,7 @@ func (c *ctr) Wait(ctx context.Context) (int, error) {
 // refuses the command) the container is killed, and its output with it.
 func (c *ctr) Kill(ctx context.Context) error {
 	c.cpu.Sample() // the cgroup goes with the container
-	if c.tarsOutput && !c.stoppedYet() {
+	if c.marks != nil && c.marks.WritesOutput() && !c.stoppedYet() {
 		err := c.killInside(ctx)
 		if err == nil {
 			return nil

@@ -44,8 +44,7 @@ func Read() (map[specs.Arch]string, error) {
 		var names []string
 		add := func(from, to int) {
 			for n := from; n < to; n++ {
-				name, err := libseccomp.ScmpSyscall(n).GetNameByArch(a.arch)
-				if err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN") {
+				if name, ok := nameOn(a.arch, n); ok {
 					names = append(names, fmt.Sprintf("%s:%d", name, n))
 				}
 			}
@@ -88,8 +87,7 @@ func OtherNames(tables map[specs.Arch]string) string {
 	var out []string
 	for _, arch := range others {
 		for n := 0; n < 7000; n++ {
-			name, err := libseccomp.ScmpSyscall(n).GetNameByArch(arch)
-			if err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN") && !inTables[name] && !seen[name] {
+			if name, ok := nameOn(arch, n); ok && !inTables[name] && !seen[name] {
 				seen[name] = true
 				out = append(out, name)
 			}
@@ -97,6 +95,12 @@ func OtherNames(tables map[specs.Arch]string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, " ")
+}
+
+// nameOn is the name libseccomp gives syscall n on arch, if any.
+func nameOn(arch libseccomp.ScmpArch, n int) (string, bool) {
+	name, err := libseccomp.ScmpSyscall(n).GetNameByArch(arch)
+	return name, err == nil && name != "" && !strings.HasPrefix(name, "UNKNOWN")
 }
 
 // Version is the linked libseccomp's version.

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -146,12 +145,13 @@ func remount(dst string, flags uintptr) error {
 	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("set the flags of %s and its submounts: %w", dst, err)
 	}
-	mounts, err := mountsUnder(dst)
+	// dst and the mounts below it, parents first (mountinfo's order).
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dst))
 	if err != nil {
-		return err
+		return fmt.Errorf("list the mounts under %s: %w", dst, err)
 	}
 	for _, m := range mounts {
-		if err := remountOne(m, flags); err != nil {
+		if err := remountOne(m.Mountpoint, flags); err != nil {
 			return err
 		}
 	}
@@ -185,44 +185,6 @@ func remountOne(dst string, flags uintptr) error {
 		return fmt.Errorf("remount %s: %w", dst, err)
 	}
 	return nil
-}
-
-// mountsUnder lists dst and the mount points below it, parents first, as
-// /proc/self/mountinfo has them (its mount point field escapes spaces
-// and the like as octal).
-func mountsUnder(dst string) ([]string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("list the mounts under %s: %w", dst, err)
-	}
-	mounts := []string{dst}
-	for line := range strings.Lines(string(data)) {
-		fields := strings.Fields(line)
-		if len(fields) < 5 {
-			continue
-		}
-		at := unescapeMountPath(fields[4])
-		if strings.HasPrefix(at, dst+"/") {
-			mounts = append(mounts, at)
-		}
-	}
-	return mounts, nil
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // pivot makes root the process's root and detaches the old one.
