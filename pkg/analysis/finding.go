@@ -6,8 +6,11 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Severity ranks a finding.
@@ -68,4 +71,28 @@ func shorten(s string) string {
 		s = s[:maxText] + "…"
 	}
 	return s
+}
+
+// sortFindings puts findings in source order.
+func sortFindings(findings []Finding) {
+	slices.SortStableFunc(findings, func(a, b Finding) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+}
+
+// MaxParseTime bounds the parse of one file: tree-sitter parses a
+// megabyte in well under a second, so a file that takes longer is one
+// built to stall the gate.
+const MaxParseTime = 5 * time.Second
+
+// parseBudget is how long a parse may take under ctx.
+func parseBudget(ctx context.Context) time.Duration {
+	budget := MaxParseTime
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, max(time.Until(d), time.Millisecond))
+	}
+	return budget
 }

@@ -1,12 +1,12 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
 
-	sitter "github.com/tree-sitter/go-tree-sitter"
 	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
 )
 
@@ -63,11 +63,8 @@ var callRules = map[string]rule{
 // allowedRoots are where a tool's literal absolute paths may point.
 var allowedRoots = []string{"/workspace", "/tmp", "/output"}
 
-// readChunk is how much of the source the parser is handed per read.
-const readChunk = 4096
-
-// pythonLanguage is the tree-sitter grammar, loaded once.
-var pythonLanguage = sitter.NewLanguage(python.Language())
+// pythonGrammar is tree-sitter's Python grammar, loaded once.
+var pythonGrammar = newGrammar(python.Language())
 
 // Options tune a scan.
 type Options struct {
@@ -81,73 +78,46 @@ var importRule = rule{"py.import.not-allowed", Medium, "not in the import allowl
 
 // ScanPython parses src as Python and returns its findings in source
 // order. A file with syntax errors is scanned as far as it parses: the
-// parser recovers, and the rules run on every part it understood.
-func ScanPython(src []byte, opts Options) ([]Finding, error) {
-	parser := sitter.NewParser()
-	defer parser.Close()
-	if err := parser.SetLanguage(pythonLanguage); err != nil {
-		return nil, fmt.Errorf("load the Python grammar: %w", err)
+// parser recovers, and the rules run on every part it understood. The
+// parse stops at ctx's deadline, or after MaxParseTime.
+func ScanPython(ctx context.Context, src []byte, opts Options) ([]Finding, error) {
+	t, err := parse(pythonGrammar, src, parseBudget(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("parse Python: %w", err)
 	}
-	// Parse would hand the parser all of the rest of the text, copied to
-	// C, at every read: quadratic in the file's size. Chunks bound it.
-	tree := parser.ParseWithOptions(func(i int, _ sitter.Point) []byte {
-		if i >= len(src) {
-			return nil
-		}
-		return src[i:min(i+readChunk, len(src))]
-	}, nil, nil)
-	if tree == nil {
-		return nil, fmt.Errorf("parse: the parser gave no tree")
-	}
-	defer tree.Close()
 	allowed := opts.Imports
 	if allowed == nil {
 		allowed = DefaultImports
 	}
-	s := &pyScan{src: src, aliases: map[string]string{}, allowed: map[string]bool{}}
+	s := &pyScan{tree: t, aliases: map[string]string{}, allowed: map[string]bool{}}
 	for _, m := range allowed {
 		s.allowed[m] = true
 	}
-	cursor := tree.Walk()
-	defer cursor.Close()
-	s.walk(cursor, "")
-	slices.SortStableFunc(s.findings, func(a, b Finding) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Column - b.Column
-	})
+	if len(t.nodes) > 0 {
+		s.walk(0, "")
+	}
+	sortFindings(s.findings)
 	return s.findings, nil
 }
 
 // pyScan is one file's scan: the names its imports bound, in source
 // order (an alias is known from its import on).
 type pyScan struct {
-	src      []byte
+	*tree
 	aliases  map[string]string // local name: qualified name
 	star     []string          // modules imported with *
 	allowed  map[string]bool   // top-level modules the tool may import
 	findings []Finding
 }
 
-func (s *pyScan) text(n *sitter.Node) string { return n.Utf8Text(s.src) }
-
-func (s *pyScan) add(n *sitter.Node, r rule, detail string) {
-	p := n.StartPosition()
-	msg := r.message
-	if detail != "" {
-		msg = detail + ": " + msg
-	}
-	s.findings = append(s.findings, Finding{Rule: r.id, Severity: r.severity, Line: int(p.Row) + 1,
-		Column: int(p.Column) + 1, Text: shorten(s.text(n)), Message: msg})
+func (s *pyScan) add(n int, r rule, detail string) {
+	s.findings = append(s.findings, s.finding(n, r, detail))
 }
 
-// walk visits the cursor's node and its children, depth first, in source
-// order, with a cursor: a node's Child(i) and Parent walk from the start
-// each time, which a 10,000-line file would make quadratic.
-func (s *pyScan) walk(c *sitter.TreeCursor, parentKind string) {
-	n := c.Node()
-	switch n.Kind() {
+// walk visits node n and its subtree, depth first, in source order.
+func (s *pyScan) walk(n int, parentKind string) {
+	kind := s.kind(n)
+	switch kind {
 	case "comment":
 		return
 	case "string", "concatenated_string":
@@ -168,53 +138,42 @@ func (s *pyScan) walk(c *sitter.TreeCursor, parentKind string) {
 			s.add(n, moduleRules["builtins"], name)
 		}
 	}
-	if c.GotoFirstChild() {
-		kind := n.Kind()
-		for {
-			s.walk(c, kind)
-			if !c.GotoNextSibling() {
-				break
-			}
-		}
-		c.GotoParent()
-	}
+	s.children(n, false, func(c int) { s.walk(c, kind) })
 }
 
 // importStatement binds `import a.b` (a) and `import a.b as c` (c).
-func (s *pyScan) importStatement(n *sitter.Node) {
-	for i := uint(0); i < n.NamedChildCount(); i++ {
-		c := n.NamedChild(i)
-		switch c.Kind() {
+func (s *pyScan) importStatement(n int) {
+	for _, c := range s.namedChildren(n) {
+		switch s.kind(c) {
 		case "dotted_name":
 			module := s.text(c)
 			first, _, _ := strings.Cut(module, ".")
 			s.aliases[first] = first
 			s.flagModule(c, module)
 		case "aliased_import":
-			module := s.text(c.ChildByFieldName("name"))
-			s.aliases[s.text(c.ChildByFieldName("alias"))] = module
+			module := s.text(s.field(c, "name"))
+			s.aliases[s.text(s.field(c, "alias"))] = module
 			s.flagModule(c, module)
 		}
 	}
 }
 
 // importFrom binds `from m import x [as y]` and notes `from m import *`.
-func (s *pyScan) importFrom(n *sitter.Node) {
-	modNode := n.ChildByFieldName("module_name")
-	if modNode == nil {
+func (s *pyScan) importFrom(n int) {
+	modNode := s.field(n, "module_name")
+	if modNode < 0 {
 		return
 	}
 	module := s.text(modNode)
-	if modNode.Kind() == "relative_import" {
+	if s.kind(modNode) == "relative_import" {
 		return // the tool's own package: nothing to resolve
 	}
 	flagged := s.flagModule(n, module)
-	for i := uint(0); i < n.NamedChildCount(); i++ {
-		c := n.NamedChild(i)
-		if c.Id() == modNode.Id() {
+	for _, c := range s.namedChildren(n) {
+		if c == modNode {
 			continue
 		}
-		switch c.Kind() {
+		switch s.kind(c) {
 		case "wildcard_import":
 			s.star = append(s.star, module)
 		case "dotted_name":
@@ -224,8 +183,8 @@ func (s *pyScan) importFrom(n *sitter.Node) {
 				flagged = s.flag(c, module+"."+name, false)
 			}
 		case "aliased_import":
-			name := s.text(c.ChildByFieldName("name"))
-			s.aliases[s.text(c.ChildByFieldName("alias"))] = module + "." + name
+			name := s.text(s.field(c, "name"))
+			s.aliases[s.text(s.field(c, "alias"))] = module + "." + name
 			if !flagged {
 				flagged = s.flag(c, module+"."+name, false)
 			}
@@ -235,13 +194,13 @@ func (s *pyScan) importFrom(n *sitter.Node) {
 
 // flagModule reports the import of module when it, or a package it is
 // in, has a module rule, or when its top level is not allowed.
-func (s *pyScan) flagModule(n *sitter.Node, module string) bool {
+func (s *pyScan) flagModule(n int, module string) bool {
 	return s.flag(n, module, true)
 }
 
 // flag is flagModule, with the allowlist asked only when allowlist is
 // set (the names of a from-import are in a module already asked about).
-func (s *pyScan) flag(n *sitter.Node, module string, allowlist bool) bool {
+func (s *pyScan) flag(n int, module string, allowlist bool) bool {
 	if top, _, _ := strings.Cut(module, "."); allowlist && !s.allowed[top] {
 		s.add(n, importRule, "import "+module)
 	}
@@ -260,10 +219,10 @@ func (s *pyScan) flag(n *sitter.Node, module string, allowlist bool) bool {
 }
 
 // call checks a call against the call rules, and its arguments.
-func (s *pyScan) call(n *sitter.Node) {
-	fn := n.ChildByFieldName("function")
-	args := n.ChildByFieldName("arguments")
-	if fn == nil {
+func (s *pyScan) call(n int) {
+	fn := s.field(n, "function")
+	args := s.field(n, "arguments")
+	if fn < 0 {
 		return
 	}
 	name := s.qualify(fn)
@@ -272,12 +231,12 @@ func (s *pyScan) call(n *sitter.Node) {
 	}
 	switch name {
 	case "getattr", "setattr", "delattr", "hasattr":
-		if args != nil && args.NamedChildCount() >= 2 && !isLiteral(args.NamedChild(1)) {
+		if a := s.arguments(args); len(a) >= 2 && !s.isLiteral(a[1]) {
 			s.add(n, rule{"py.dynamic.getattr", High, "reaches an attribute whose name is built at run time"}, name)
 		}
 	case "shutil.rmtree":
-		if args != nil && args.NamedChildCount() >= 1 && isLiteral(args.NamedChild(0)) {
-			if p := literalValue(s.text(args.NamedChild(0))); path.Clean(p) == "/" {
+		if a := s.arguments(args); len(a) >= 1 && s.isLiteral(a[0]) {
+			if p := literalValue(s.text(a[0])); path.Clean(p) == "/" {
 				s.add(n, rule{"py.fs.rmtree-root", Critical, "removes the whole file system"}, name)
 			}
 		}
@@ -303,8 +262,8 @@ func matchCall(name string) (rule, bool) {
 // qualify names what an expression refers to through the file's imports
 // (o.system with `import os as o` is os.system), or "" when it is not a
 // plain name or attribute chain.
-func (s *pyScan) qualify(n *sitter.Node) string {
-	switch n.Kind() {
+func (s *pyScan) qualify(n int) string {
+	switch s.kind(n) {
 	case "identifier":
 		name := s.text(n)
 		if q, ok := s.aliases[name]; ok {
@@ -317,27 +276,35 @@ func (s *pyScan) qualify(n *sitter.Node) string {
 		}
 		return name
 	case "attribute":
-		obj := s.qualify(n.ChildByFieldName("object"))
+		obj := s.qualify(s.field(n, "object"))
 		if obj == "" {
 			return ""
 		}
-		return obj + "." + s.text(n.ChildByFieldName("attribute"))
+		return obj + "." + s.text(s.field(n, "attribute"))
 	}
 	return ""
 }
 
 // isLiteral reports whether n is a plain string literal (no f-string
 // interpolation, no concatenation of names).
-func isLiteral(n *sitter.Node) bool {
-	if n.Kind() != "string" {
+func (s *pyScan) isLiteral(n int) bool {
+	if s.kind(n) != "string" {
 		return false
 	}
-	for i := uint(0); i < n.NamedChildCount(); i++ {
-		if n.NamedChild(i).Kind() == "interpolation" {
+	for _, c := range s.namedChildren(n) {
+		if s.kind(c) == "interpolation" {
 			return false
 		}
 	}
 	return true
+}
+
+// arguments lists a call's arguments (none when args is -1).
+func (s *pyScan) arguments(args int) []int {
+	if args < 0 {
+		return nil
+	}
+	return s.namedChildren(args)
 }
 
 // literalValue is a plain string literal's content, without its prefix
@@ -354,8 +321,8 @@ func literalValue(src string) string {
 
 // pathLiteral reports a literal path argument that leaves the places a
 // tool may use: an absolute path outside allowedRoots, or one with "..".
-func (s *pyScan) pathLiteral(n *sitter.Node) {
-	if !isLiteral(n) {
+func (s *pyScan) pathLiteral(n int) {
+	if !s.isLiteral(n) {
 		return
 	}
 	p := literalValue(s.text(n))

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +30,7 @@ func TestPythonCases(t *testing.T) {
 				t.Fatalf("first line %q: want `# want: RULE...`", first)
 			}
 			want := strings.Fields(spec)
-			findings, err := ScanPython(src, Options{})
+			findings, err := ScanPython(context.Background(), src, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,11 +53,11 @@ func TestPythonCases(t *testing.T) {
 // replaces the default one.
 func TestPythonImportAllowlist(t *testing.T) {
 	src := []byte("import json\nimport numpy as np\nfrom yaml import safe_load\nfrom . import sibling\n")
-	findings, err := ScanPython(src, Options{})
+	findings, err := ScanPython(context.Background(), src, Options{})
 	if err != nil || len(findings) != 2 || findings[0].Rule != "py.import.not-allowed" || findings[1].Line != 3 {
 		t.Fatalf("%v %v", findings, err)
 	}
-	findings, err = ScanPython(src, Options{Imports: []string{"numpy", "yaml"}})
+	findings, err = ScanPython(context.Background(), src, Options{Imports: []string{"numpy", "yaml"}})
 	if err != nil || len(findings) != 1 || !strings.Contains(findings[0].Text, "json") {
 		t.Fatalf("with numpy and yaml allowed: %v %v", findings, err)
 	}
@@ -64,7 +65,7 @@ func TestPythonImportAllowlist(t *testing.T) {
 
 // A finding has the position of what it matched.
 func TestPythonFindingPosition(t *testing.T) {
-	findings, err := ScanPython([]byte("import os\n\nx = 1; os.system('id')\n"), Options{})
+	findings, err := ScanPython(context.Background(), []byte("import os\n\nx = 1; os.system('id')\n"), Options{})
 	if err != nil || len(findings) != 1 {
 		t.Fatalf("%v %v", findings, err)
 	}
@@ -84,7 +85,7 @@ func TestPythonExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		findings, err := ScanPython(src, Options{})
+		findings, err := ScanPython(context.Background(), src, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func FuzzScanPython(f *testing.F) {
 	}
 	f.Add([]byte("\x00\xff(((("))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if _, err := ScanPython(src, Options{}); err != nil {
+		if _, err := ScanPython(context.Background(), src, Options{}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -136,7 +137,7 @@ func BenchmarkScanPython10kLines(b *testing.B) {
 	src := bigPython()
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		if _, err := ScanPython(src, Options{}); err != nil {
+		if _, err := ScanPython(context.Background(), src, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
