@@ -10,13 +10,25 @@ import (
 	"testing"
 )
 
-// Each file in testdata/python says on its first line which rules must
-// find something in it ("# want: rule rule"; none for a good file): a
-// bad file must be caught by exactly those rules, a good one by none.
+// Each file in testdata says on its first line which rules must find
+// something in it ("# want: rule rule"; none for a good file): a bad file
+// must be caught by exactly those rules, a good one by none.
 func TestPythonCases(t *testing.T) {
-	files, err := filepath.Glob("testdata/python/*.py")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no cases: %v", err)
+	checkCases(t, "testdata/python/*.py", 60, func(src []byte) ([]Finding, error) {
+		return ScanPython(context.Background(), src, Options{})
+	})
+}
+
+func TestShellCases(t *testing.T) {
+	checkCases(t, "testdata/shell/*.sh", 20, func(src []byte) ([]Finding, error) {
+		return ScanShell(context.Background(), src, Options{})
+	})
+}
+
+func checkCases(t *testing.T, glob string, least int, scan func([]byte) ([]Finding, error)) {
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) < least {
+		t.Fatalf("%d cases in %s, want at least %d: %v", len(files), glob, least, err)
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -30,7 +42,10 @@ func TestPythonCases(t *testing.T) {
 				t.Fatalf("first line %q: want `# want: RULE...`", first)
 			}
 			want := strings.Fields(spec)
-			findings, err := ScanPython(context.Background(), src, Options{})
+			if strings.HasPrefix(filepath.Base(file), "bad_") == (len(want) == 0) {
+				t.Fatalf("a bad_ case names the rules that catch it, a good_ case none: %q", first)
+			}
+			findings, err := scan(src)
 			if err != nil {
 				t.Fatal(err)
 			}

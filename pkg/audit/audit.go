@@ -36,7 +36,9 @@ type Record struct {
 	Truncated     bool           `json:"truncated"`
 	Degraded      []string       `json:"degraded,omitempty"`
 	PassedOver    []string       `json:"passed_over,omitempty"`
-	Error         string         `json:"error,omitempty"`
+	// Analysis is the static-analysis gate's verdict, with its findings.
+	Analysis *sandbox.Analysis `json:"analysis,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // NewRecord describes a finished run of spec that gave res and err.
@@ -58,7 +60,7 @@ func NewRecord(spec *sandbox.Spec, res *sandbox.Result, err error) Record {
 		rec.DurationMS = float64(res.Duration.Microseconds()) / 1000
 		rec.StdoutBytes, rec.StderrBytes = res.Stdout.Size, res.Stderr.Size
 		rec.Truncated = res.Stdout.Truncated || res.Stderr.Truncated
-		rec.Degraded, rec.PassedOver = res.Degraded, res.PassedOver
+		rec.Degraded, rec.PassedOver, rec.Analysis = res.Degraded, res.PassedOver, res.Analysis
 	}
 	if err != nil {
 		rec.Error = err.Error()

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
@@ -62,7 +63,36 @@ const (
 	// the opt-in that unconfined and high-risk profiles need.
 	KeySeccomp       = "seccomp"
 	KeySeccompUnsafe = "seccomp-unsafe"
+	// The static-analysis gate (see pkg/analysis): its mode (enforce,
+	// warn, off; the flag --analysis), the lowest severity that refuses a
+	// run (--analysis-fail-on), and the import allowlist that replaces the
+	// standard library's (config file or SABLEBOX_ANALYSIS_IMPORTS).
+	KeyAnalysisMode    = "analysis.mode"
+	KeyAnalysisFailOn  = "analysis.fail-on"
+	KeyAnalysisImports = "analysis.imports"
 )
+
+// flagNames are the flags of the keys whose flag is not named as the key
+// (a key in a section of the config file).
+var flagNames = map[string]string{KeyAnalysisMode: "analysis", KeyAnalysisFailOn: "analysis-fail-on", KeyAnalysisImports: "analysis-imports"}
+
+// FlagName is the command-line flag that sets key.
+func FlagName(key string) string {
+	if f, ok := flagNames[key]; ok {
+		return f
+	}
+	return key
+}
+
+// KeyForFlag is the key a command-line flag sets.
+func KeyForFlag(flag string) string {
+	for key, f := range flagNames {
+		if f == flag {
+			return key
+		}
+	}
+	return flag
+}
 
 // EnvHost is the other variable that sets KeyServer, as DOCKER_HOST names
 // a daemon.
@@ -107,6 +137,8 @@ type Config struct {
 	// SeccompUnsafe the config file's opt-in to unsafe ones.
 	Seccomp       string
 	SeccompUnsafe bool
+	// Analysis is the static-analysis gate's policy.
+	Analysis analysis.Policy
 }
 
 // SetDefaults registers every key's default in v.
@@ -127,6 +159,8 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault(KeyPoolIdle, pool.DefaultIdle.String())
 	v.SetDefault(KeyPoolRefills, pool.DefaultRefills)
 	v.SetDefault(KeySeccomp, "default")
+	v.SetDefault(KeyAnalysisMode, string(analysis.Enforce))
+	v.SetDefault(KeyAnalysisFailOn, analysis.High.String())
 }
 
 // NewViper returns a viper that reads SABLEBOX_* variables and, when one
@@ -136,7 +170,7 @@ func NewViper(file string) (*viper.Viper, error) {
 	v := viper.New()
 	SetDefaults(v)
 	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	v.AutomaticEnv()
 	_ = v.BindEnv(KeyServer, EnvName(KeyServer), EnvHost) // both name it; the first set wins
 	if file != "" {
@@ -194,7 +228,7 @@ var coreKeys = []string{KeyRuntime, KeyTimeout, KeyMemory, KeyCPUs, KeyPids, Key
 	KeyEnv, KeyLang, KeyImage, KeyJSON, KeyQuiet, KeyRawOutput, KeyOutputCap, KeyLogFormat, KeyLogLevel, KeyAuditFile,
 	KeyServer, KeyToken, KeyMetricsFile,
 	KeyPool, KeyPoolMin, KeyPoolMax, KeyPoolIdle, KeyPoolRefills, KeyPoolOutput,
-	KeySeccomp, KeySeccompUnsafe,
+	KeySeccomp, KeySeccompUnsafe, KeyAnalysisMode, KeyAnalysisFailOn, KeyAnalysisImports,
 }
 
 // Load reads and validates every setting from v. flags are the command's
@@ -238,6 +272,7 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 	c.Pool = l.pool()
 	c.Seccomp = l.str(KeySeccomp)
 	c.SeccompUnsafe = l.configOnly(KeySeccompUnsafe)
+	c.Analysis = l.analysis()
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -245,6 +280,43 @@ func Load(v *viper.Viper, flags *pflag.FlagSet) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// analysis reads the static-analysis gate's policy.
+func (l *loader) analysis() analysis.Policy {
+	var p analysis.Policy
+	var err error
+	if p.Mode, err = analysis.ParseMode(l.str(KeyAnalysisMode)); err != nil {
+		l.fail(KeyAnalysisMode, "want "+strings.Join(analysis.Modes, ", "))
+	}
+	if p.FailOn, err = analysis.ParseSeverity(l.str(KeyAnalysisFailOn)); err != nil {
+		l.fail(KeyAnalysisFailOn, "want low, medium, high or critical")
+	}
+	if l.v.IsSet(KeyAnalysisImports) {
+		p.Imports = []string{}
+		for _, m := range l.v.GetStringSlice(KeyAnalysisImports) {
+			for _, m := range strings.Split(m, ",") { // a flag or a variable gives "a,b"
+				if m = strings.TrimSpace(m); m == "" {
+					continue
+				}
+				if !validModule(m) {
+					l.fail(KeyAnalysisImports, fmt.Sprintf("%q is not a module name: want top-level Python modules such as json or numpy", m))
+				}
+				p.Imports = append(p.Imports, m)
+			}
+		}
+	}
+	return p
+}
+
+// validModule reports whether m is a top-level Python module name.
+func validModule(m string) bool {
+	for i, r := range m {
+		if !(r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return m != ""
 }
 
 // pool reads the warm pools' settings; nil when they are off.
@@ -270,7 +342,7 @@ func (l *loader) pool() *pool.Config {
 // set: an opt-in out of a protection is a decision written down, not a
 // variable inherited or a flag typed.
 func (l *loader) configOnly(key string) bool {
-	if os.Getenv(EnvName(key)) != "" || (l.flags != nil && l.flags.Lookup(key) != nil && l.flags.Lookup(key).Changed) {
+	if os.Getenv(EnvName(key)) != "" || (l.flags != nil && l.flags.Lookup(FlagName(key)) != nil && l.flags.Lookup(FlagName(key)).Changed) {
 		l.fail(key, "set it in the config file (sablebox.yaml), not in a flag or a variable")
 		return false
 	}
@@ -320,8 +392,8 @@ func (l *loader) fail(key, want string) {
 // source says where key's value came from, in the words a user sets it.
 func (l *loader) source(key string) string {
 	if l.flags != nil {
-		if f := l.flags.Lookup(key); f != nil && f.Changed {
-			return "--" + key
+		if f := l.flags.Lookup(FlagName(key)); f != nil && f.Changed {
+			return "--" + f.Name
 		}
 	}
 	if name := EnvName(key); os.Getenv(name) != "" {
@@ -422,7 +494,7 @@ func (l *loader) positiveInt(key string) int64 {
 
 // EnvName is the environment variable that sets key (SABLEBOX_OUTPUT_LIMIT).
 func EnvName(key string) string {
-	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
 }
 
 // notSettings are SABLEBOX_ variables that are not settings but are read

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -209,5 +210,44 @@ func TestBackendSettingsComeFromTheBackends(t *testing.T) {
 	t.Setenv("SABLEBOX_PROCESS_REQUIRE", "landlock,nosuch")
 	if _, err := load(t); err == nil || !strings.Contains(err.Error(), `SABLEBOX_PROCESS_REQUIRE "landlock,nosuch": unknown layer "nosuch"`) {
 		t.Fatalf("want the process backend's own check to name the bad layer and where it came from, got %v", err)
+	}
+}
+
+// The gate's policy comes from its section of the config file, or from
+// SABLEBOX_ANALYSIS_* variables; a bad value names where it came from.
+func TestAnalysisSettings(t *testing.T) {
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Analysis.Mode != analysis.Enforce || c.Analysis.FailOn != analysis.High || c.Analysis.Imports != nil {
+		t.Fatalf("default policy %+v", c.Analysis)
+	}
+	inDirWithConfig(t, "analysis:\n  mode: warn\n  fail-on: medium\n  imports: [json, numpy]\n")
+	if c, err = load(t); err != nil || c.Analysis.Mode != analysis.Warn || c.Analysis.FailOn != analysis.Medium ||
+		strings.Join(c.Analysis.Imports, ",") != "json,numpy" {
+		t.Fatalf("from the file: %+v, %v", c.Analysis, err)
+	}
+	t.Setenv("SABLEBOX_ANALYSIS_MODE", "off")
+	t.Setenv("SABLEBOX_ANALYSIS_IMPORTS", "json,yaml")
+	if c, err = load(t); err != nil || c.Analysis.Mode != analysis.Off || strings.Join(c.Analysis.Imports, ",") != "json,yaml" {
+		t.Fatalf("from the variables: %+v, %v", c.Analysis, err)
+	}
+	if unknown := UnknownEnv([]string{"SABLEBOX_ANALYSIS_MODE=off", "SABLEBOX_ANALYSIS_FAIL_ON=low"}); len(unknown) != 0 {
+		t.Errorf("known variables called unknown: %v", unknown)
+	}
+	for yaml, want := range map[string]string{
+		"analysis:\n  mode: loose\n":        `analysis.mode in `,
+		"analysis:\n  fail-on: severe\n":    `want low, medium, high or critical`,
+		"analysis:\n  imports: [os.path]\n": `"os.path" is not a module name`,
+		"analysis:\n  mood: enforce\n":      `unknown setting "analysis.mood"`,
+		"analysis: enforce\n":               `unknown setting "analysis"`,
+	} {
+		t.Setenv("SABLEBOX_ANALYSIS_MODE", "")
+		t.Setenv("SABLEBOX_ANALYSIS_IMPORTS", "")
+		inDirWithConfig(t, yaml)
+		if _, err := load(t); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want an error with %q, got %v", yaml, want, err)
+		}
 	}
 }

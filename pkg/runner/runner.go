@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/metrics"
@@ -66,6 +67,10 @@ type Options struct {
 	// Metrics is the registry the runner and its backends register their
 	// metrics on (see pkg/metrics); none are registered when nil.
 	Registry prometheus.Registerer
+	// Analysis is the static-analysis gate's policy: the zero value scans
+	// every tool file and command before it runs and refuses one with a
+	// finding of high severity or above (see pkg/analysis).
+	Analysis analysis.Policy
 	// Pool, when set, keeps warm pools (see pkg/pool): each container
 	// backend the runner uses keeps warm sandboxes of the runner's shape
 	// (its image, the default limits, its seccomp profile, /output when
@@ -81,6 +86,7 @@ type Runner struct {
 	metrics    *metrics.Runs
 	hostDirs   hostdir.Allowed // nil: any the hostdir rules allow
 	imageNamed bool            // the caller named the image: it is required
+	gate       *analysis.Gate
 
 	mu         sync.Mutex
 	backends   map[string]sandbox.Backend // opened so far, by name
@@ -111,6 +117,7 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{opts: opts, log: sandbox.Logger(opts.Logger), metrics: m, imageNamed: imageNamed,
+		gate:     analysis.NewGate(opts.Analysis),
 		backends: map[string]sandbox.Backend{}, reaped: map[string]bool{}, pools: map[string]*pool.Pool{}}
 	for _, w := range warnings {
 		r.log.Warn(w)
@@ -226,6 +233,15 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	if err != nil {
 		return nil, err
 	}
+	verdict := r.judge(ctx, spec)
+	if verdict.Verdict == sandbox.VerdictBlocked {
+		return &sandbox.Result{Analysis: verdict}, fmt.Errorf("%w: %s", sandbox.ErrPolicy, verdict.Note)
+	}
+	defer func() {
+		if res != nil {
+			res.Analysis = verdict
+		}
+	}()
 	backend, passedOver, err := r.backendFor(ctx, req.Runtime)
 	if err != nil {
 		return nil, err
@@ -390,10 +406,39 @@ func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbo
 	res := sandbox.NewResult(spec, backend)
 	res.Status, res.Reason = sandbox.ErrorStatus(err), err.Error()
 	if partial != nil {
-		res.Notes = partial.Notes
+		res.Notes, res.Analysis = partial.Notes, partial.Analysis
 	}
 	res.Finish(0)
 	return res
+}
+
+// judge runs the static-analysis gate on spec's tool file or command.
+// A refusal is the verdict "blocked", its reason in the note.
+func (r *Runner) judge(ctx context.Context, spec *sandbox.Spec) *sandbox.Analysis {
+	var v analysis.Verdict
+	if spec.Tool != nil {
+		v = r.gate.CheckFile(ctx, spec.Tool.Lang, spec.Tool.Content)
+	} else {
+		v = r.gate.CheckCommand(ctx, append(append([]string{}, spec.Command...), spec.Args...))
+	}
+	out := &sandbox.Analysis{Mode: string(v.Policy.Mode), FailOn: v.Policy.FailOn.String(), Verdict: sandbox.VerdictPassed}
+	for _, f := range v.Findings {
+		out.Findings = append(out.Findings, sandbox.Finding{Rule: f.Rule, Severity: f.Severity.String(),
+			Line: f.Line, Column: f.Column, Text: f.Text, Message: f.Message})
+	}
+	switch {
+	case v.Policy.Mode == analysis.Off:
+		out.Verdict, out.FailOn = sandbox.VerdictSkipped, ""
+		out.Note = "the static-analysis gate is off (analysis.mode: off): the tool ran unscanned"
+	case v.Refuses():
+		out.Verdict = sandbox.VerdictBlocked
+		out.Note = "the static-analysis gate refused the tool: " + v.Reason() + " (analysis.findings lists them; `sablebox scan` shows them)"
+	case v.Reason() != "":
+		out.Verdict = sandbox.VerdictWarned
+		out.Note = "analysis.mode is warn, so the tool ran although the gate would refuse it: " + v.Reason()
+		r.log.WithField("run", spec.RunID).Warn(out.Note)
+	}
+	return out
 }
 
 // find returns the backend kind named name, or nil.

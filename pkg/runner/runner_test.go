@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/pool"
@@ -362,9 +363,14 @@ func TestProcessRequireForAContainerBackendIsWarnedAbout(t *testing.T) {
 }
 
 // usableRunner returns a runner for opts whose backend can run here, or
-// skips (fails when SABLEBOX_REQUIRE names it).
+// skips (fails when SABLEBOX_REQUIRE names it). Its runs test the
+// sandbox, which must hold with no gate before it: the static-analysis
+// gate is off unless opts name a mode.
 func usableRunner(t *testing.T, name string, opts Options) *Runner {
 	t.Helper()
+	if opts.Analysis.Mode == "" {
+		opts.Analysis.Mode = analysis.Off
+	}
 	r, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

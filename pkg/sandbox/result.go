@@ -111,6 +111,42 @@ type Result struct {
 	// PassedOver lists, for automatic selection, the backends tried before
 	// Backend and why each could not be used ("docker: …").
 	PassedOver []string `json:"passed_over,omitempty"`
+	// Analysis is what the static-analysis gate made of the tool before it
+	// ran (nil for a run that never reached the gate).
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis is the static-analysis gate's verdict on a run's tool.
+type Analysis struct {
+	// Mode is the gate's mode: enforce, warn or off.
+	Mode string `json:"mode"`
+	// FailOn is the lowest severity that refuses a run in enforce mode.
+	FailOn string `json:"fail_on,omitempty"`
+	// Verdict is "passed", "blocked", "warned" (findings at or above
+	// FailOn, run in warn mode) or "skipped" (mode off).
+	Verdict string `json:"verdict"`
+	// Findings are what the scan found, of every severity.
+	Findings []Finding `json:"findings,omitempty"`
+	// Note says how the run bypassed the gate, when it did.
+	Note string `json:"note,omitempty"`
+}
+
+// The verdicts of Analysis.
+const (
+	VerdictPassed  = "passed"
+	VerdictBlocked = "blocked"
+	VerdictWarned  = "warned"
+	VerdictSkipped = "skipped"
+)
+
+// Finding is one construct the gate's rules matched in a tool.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Text     string `json:"text"`
+	Message  string `json:"message"`
 }
 
 // NewResult starts the Result of spec run by backend, with what is known

@@ -207,6 +207,24 @@ func TestRunAndWait(t *testing.T) {
 	}
 }
 
+// The service's runs pass the static-analysis gate: a bad tool's result
+// is blocked, exit code 126, with its findings, and nothing ran.
+func TestABadToolIsBlocked(t *testing.T) {
+	ts := newTestServer(t, Options{}, Policy{})
+	a := ts.do("POST", "/v1/runs", secret, RunRequest{
+		Tool: &ToolSource{Source: "import subprocess\nsubprocess.run(['id'])\n", Lang: "python"}, Wait: true,
+	})
+	if a.status != http.StatusOK {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	res := a.result(t)
+	if res.Status != sandbox.StatusBlocked || res.ExitCode != sandbox.ExitBlocked || res.Analysis == nil ||
+		res.Analysis.Verdict != sandbox.VerdictBlocked || len(res.Analysis.Findings) != 1 ||
+		res.Analysis.Findings[0].Rule != "py.process.subprocess" || res.Stdout.Size != 0 {
+		t.Fatalf("result %+v, analysis %+v", res, res.Analysis)
+	}
+}
+
 func TestAsyncRunStreamsItsOutputAndReturnsItsFiles(t *testing.T) {
 	ts := newTestServer(t, Options{}, Policy{})
 	a := ts.do("POST", "/v1/runs", secret, RunRequest{Output: true, Tool: &ToolSource{Lang: "python", Source: `

@@ -37,7 +37,9 @@ func (a *app) runRemote(cmd *cobra.Command, req runner.Request) error {
 // of /output.
 func (a *app) remoteResult(cmd *cobra.Command, req runner.Request) (*sandbox.Result, error) {
 	cfg := a.cfg
-	for _, local := range append([]string{config.KeyImage, config.KeyAuditFile, config.KeyMetricsFile, config.KeySeccomp}, settingKeys()...) {
+	local := []string{config.KeyImage, config.KeyAuditFile, config.KeyMetricsFile, config.KeySeccomp,
+		config.FlagName(config.KeyAnalysisMode), config.FlagName(config.KeyAnalysisFailOn), config.FlagName(config.KeyAnalysisImports)}
+	for _, local := range append(local, settingKeys()...) {
 		if f := cmd.Flags().Lookup(local); f != nil && f.Changed {
 			a.log.Warnf("--%s applies to local runs; the service's operator decides it for runs through %s", local, cfg.Server)
 		}

@@ -133,7 +133,7 @@ func (a *app) load(cmd *cobra.Command, _ []string) error {
 	var bindErr error
 	bind := func(f *pflag.Flag) {
 		if f.Name != "config" && f.Name != "help" {
-			bindErr = errors.Join(bindErr, v.BindPFlag(f.Name, f))
+			bindErr = errors.Join(bindErr, v.BindPFlag(config.KeyForFlag(f.Name), f))
 		}
 	}
 	cmd.Flags().VisitAll(bind)

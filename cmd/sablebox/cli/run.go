@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/audit"
 	"github.com/sablebox/sablebox/pkg/config"
 	"github.com/sablebox/sablebox/pkg/image"
@@ -50,6 +51,7 @@ a policy refused the run. With --json, one result object is printed.`,
 		},
 	}
 	addRunFlags(cmd)
+	addAnalysisFlags(cmd)
 	f := cmd.Flags()
 	f.String(config.KeyServer, "", "run through a `sablebox serve` service: unix:///path.sock or https://host:port (also "+config.EnvHost+")")
 	f.String(config.KeyToken, "", "the service's token (better: SABLEBOX_TOKEN, which no process listing shows)")
@@ -74,6 +76,16 @@ func addRunFlags(cmd *cobra.Command) {
 	f.String(config.KeyMetricsFile, "", "write the run's metrics to this file, in node_exporter's textfile format")
 }
 
+// addAnalysisFlags adds the static-analysis gate's flags: run's and serve's.
+func addAnalysisFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String(config.FlagName(config.KeyAnalysisMode), string(analysis.Enforce),
+		"static-analysis gate before each run: enforce (refuse a tool with findings at or above --analysis-fail-on, exit 126), warn (run it, and list them), off (run unscanned; the result says so)")
+	f.String(config.FlagName(config.KeyAnalysisFailOn), analysis.High.String(), "lowest severity of a finding that refuses a run: low, medium, high, critical")
+	f.StringSlice(config.FlagName(config.KeyAnalysisImports), nil,
+		"the Python modules a tool may import, replacing the standard library's list (analysis.imports in the config file)")
+}
+
 // runnerOptions are the runner's settings from the config.
 func (a *app) runnerOptions() (runner.Options, error) {
 	c := a.cfg
@@ -83,7 +95,7 @@ func (a *app) runnerOptions() (runner.Options, error) {
 	}
 	return runner.Options{
 		Runtime: c.Runtime, Image: c.Image, Logger: a.log,
-		Settings: c.Settings, Seccomp: profile, SeccompUnsafe: c.SeccompUnsafe,
+		Settings: c.Settings, Seccomp: profile, SeccompUnsafe: c.SeccompUnsafe, Analysis: c.Analysis,
 	}, nil
 }
 
@@ -202,7 +214,17 @@ func (a *app) report(res *sandbox.Result) {
 	case sandbox.StatusTimeout, sandbox.StatusOOM, sandbox.StatusKilled:
 		note("%s: %s", res.Status, res.Reason)
 	}
-	if errTTY && !a.cfg.Quiet {
+	if an := res.Analysis; an != nil {
+		if an.Verdict == sandbox.VerdictBlocked || an.Verdict == sandbox.VerdictWarned {
+			for _, f := range an.Findings { // the text is the tool's: escaped like its output
+				note("analysis: %d:%d: %s [%s] %s: %s", f.Line, f.Column, f.Severity, f.Rule, f.Message, escape([]byte(f.Text), errTTY))
+			}
+		}
+		if an.Verdict == sandbox.VerdictSkipped && errTTY && !a.cfg.Quiet {
+			note("%s", an.Note)
+		}
+	}
+	if errTTY && !a.cfg.Quiet && res.Status != sandbox.StatusBlocked {
 		note("%s", where(res, a.cfg.Settings.Get(docker.KeyOCIRuntime)))
 	}
 }

@@ -139,6 +139,7 @@ result's "pool" says whether a run hit or why it started cold. SIGTERM stops tak
 	f.Int(config.KeyPoolRefills, pool.DefaultRefills, "most warm containers started at once")
 	f.String(config.KeySeccomp, seccomp.DefaultName, "syscall filter of every run: default, python, strict, a profile file in Docker's JSON form, or unconfined (needs seccomp-unsafe: true in the config file)")
 	f.Bool(config.KeyPoolOutput, false, "give warm containers an /output directory: runs that ask for one take them, the others start cold")
+	addAnalysisFlags(cmd)
 	return cmd
 }
 

@@ -1,0 +1,2 @@
+# want: py.dynamic.compile
+code = compile("print(1)", "<x>", "exec")

@@ -1,0 +1,3 @@
+# want: py.native.ctypes
+from ctypes import CDLL
+CDLL(None).syscall(39)

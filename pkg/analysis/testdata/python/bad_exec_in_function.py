@@ -1,0 +1,5 @@
+# want: py.dynamic.exec
+def run(code):
+    def inner():
+        exec(code)
+    return inner

@@ -1,0 +1,3 @@
+# want: py.process.subprocess
+from subprocess import check_output as co
+co(["id"])

@@ -1,0 +1,3 @@
+# want: py.network.ftplib
+from ftplib import FTP
+FTP("127.0.0.1")

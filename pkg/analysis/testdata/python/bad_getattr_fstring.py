@@ -1,0 +1,4 @@
+# want: py.dynamic.getattr
+import os
+part = "sys"
+getattr(os, f"{part}tem")("id")

@@ -1,0 +1,2 @@
+# want: py.dynamic.globals
+globals()["f"] = lambda: None

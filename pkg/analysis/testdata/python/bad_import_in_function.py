@@ -1,0 +1,4 @@
+# want: py.process.subprocess
+def helper():
+    import subprocess
+    return subprocess.getoutput("id")

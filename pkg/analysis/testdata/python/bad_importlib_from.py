@@ -1,0 +1,3 @@
+# want: py.dynamic.importlib
+from importlib import import_module
+m = import_module("o" + "s")

@@ -1,0 +1,3 @@
+# want: py.dynamic.marshal
+import marshal
+exec_code = marshal.loads(b"")

@@ -1,0 +1,3 @@
+# want: py.native.mmap
+import mmap
+mmap.mmap(-1, 4096)

@@ -1,0 +1,3 @@
+# want: py.process.multiprocessing
+from multiprocessing import Pool
+Pool(4).map(str, range(3))

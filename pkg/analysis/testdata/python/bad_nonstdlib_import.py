@@ -1,0 +1,3 @@
+# want: py.import.not-allowed
+import numpy as np
+print(np.zeros(3))

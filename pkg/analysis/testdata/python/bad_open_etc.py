@@ -1,0 +1,2 @@
+# want: py.fs.outside
+print(open("/etc/shadow").read())

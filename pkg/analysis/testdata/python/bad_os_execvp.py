@@ -1,0 +1,3 @@
+# want: py.process.os-exec
+import os
+os.execvp("sh", ["sh"])

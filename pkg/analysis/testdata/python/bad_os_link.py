@@ -1,0 +1,3 @@
+# want: py.fs.link
+import os
+os.link("/workspace/a", "/tmp/b")

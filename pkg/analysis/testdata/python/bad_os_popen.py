@@ -1,0 +1,3 @@
+# want: py.process.os-popen
+import os
+print(os.popen("id").read())

@@ -1,0 +1,3 @@
+# want: py.process.os-spawn
+import os
+os.spawnl(os.P_WAIT, "/workspace/x", "x")

@@ -1,0 +1,3 @@
+# want: py.process.pty py.fs.outside
+import pty
+pty.spawn("/bin/sh")

@@ -1,0 +1,3 @@
+# want: py.fs.rmtree-root py.fs.outside
+from shutil import rmtree
+rmtree("//")

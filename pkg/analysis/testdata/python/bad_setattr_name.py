@@ -1,0 +1,4 @@
+# want: py.dynamic.getattr
+import json
+name = input()
+setattr(json, name, None)

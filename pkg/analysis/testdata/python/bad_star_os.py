@@ -1,0 +1,3 @@
+# want: py.process.os-system
+from os import *
+system("id")

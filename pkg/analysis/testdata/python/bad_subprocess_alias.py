@@ -1,0 +1,3 @@
+# want: py.process.subprocess
+import subprocess as sp
+sp.Popen(["id"])

@@ -1,0 +1,3 @@
+# want: py.process.subprocess
+import subprocess
+subprocess.run(["id"], check=True)

@@ -1,0 +1,2 @@
+# want: py.dynamic.vars
+print(vars()["__name__"])

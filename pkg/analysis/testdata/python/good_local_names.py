@@ -1,0 +1,5 @@
+# want:
+system = "linux"
+socket = {"host": "localhost"}
+subprocess = None
+print(system, socket, subprocess)

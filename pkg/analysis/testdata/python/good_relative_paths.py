@@ -1,0 +1,3 @@
+# want:
+import os
+print(os.path.join("data", "sample.txt"), os.getcwd())

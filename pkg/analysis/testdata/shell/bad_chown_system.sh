@@ -1,0 +1,2 @@
+# want: sh.fs.chmod-system
+chown -R nobody /etc

@@ -1,0 +1,2 @@
+# want: sh.dev.write
+printf x | tee /dev/sdb >/dev/null

@@ -1,0 +1,2 @@
+# want: sh.dev.write
+echo 0 > /dev/mem

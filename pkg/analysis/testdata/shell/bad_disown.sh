@@ -1,0 +1,3 @@
+# want: sh.process.daemon
+sleep 1000 &
+disown

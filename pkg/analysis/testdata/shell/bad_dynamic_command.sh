@@ -1,0 +1,3 @@
+# want: sh.dynamic.command
+c=ev
+${c}al true

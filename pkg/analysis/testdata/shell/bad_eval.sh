@@ -1,0 +1,3 @@
+# want: sh.dynamic.eval
+cmd="ls -l"
+eval "$cmd"

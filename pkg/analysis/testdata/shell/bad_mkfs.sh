@@ -1,0 +1,2 @@
+# want: sh.disk.mkfs
+mkfs.ext4 /dev/sda1

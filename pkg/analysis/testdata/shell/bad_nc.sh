@@ -1,0 +1,2 @@
+# want: sh.network.tool
+nc -l -p 4444

@@ -1,0 +1,2 @@
+# want: sh.process.daemon
+nohup sleep 1000 &

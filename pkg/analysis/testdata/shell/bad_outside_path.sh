@@ -1,0 +1,2 @@
+# want: sh.fs.outside
+cat /etc/shadow

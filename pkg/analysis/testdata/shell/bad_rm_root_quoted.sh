@@ -1,0 +1,2 @@
+# want: sh.rm.root
+rm -r -f "/"

@@ -1,0 +1,2 @@
+# want: sh.rm.system
+rm -rf /usr/lib

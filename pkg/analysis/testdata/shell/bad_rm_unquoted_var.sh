@@ -1,0 +1,3 @@
+# want: sh.rm.root
+dir=$1
+rm -rf $dir

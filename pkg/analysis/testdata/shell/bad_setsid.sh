@@ -1,0 +1,2 @@
+# want: sh.process.daemon
+setsid -f sleep 1000

@@ -1,0 +1,2 @@
+# want: sh.rm.root
+sh -c "rm -rf /"

@@ -1,0 +1,2 @@
+# want: sh.network.tool
+/usr/bin/ssh user@host.invalid true

@@ -1,0 +1,4 @@
+# want:
+dir=$(mktemp -d)
+rm -rf "$dir"
+rm -rf -- "${dir:?}/sub"
