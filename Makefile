@@ -17,7 +17,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 HELPER   := pkg/sandbox/process/helper/sablebox-stage
 HELPER_BUILD := CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" $(GO) build -ldflags "-s -w"
 
-.PHONY: all helper build test test-unprivileged unit lint lint-mod profiles bench demo deps prepare clean
+.PHONY: all helper build test test-unprivileged unit fuzz lint lint-mod profiles bench demo deps prepare clean
 
 all: build
 
@@ -40,6 +40,11 @@ test-unprivileged: helper ## the process sandbox's suite again, as an unprivileg
 		env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp SABLEBOX_REQUIRE=$(SABLEBOX_REQUIRE) \
 		"$$dir/process.test" -test.count=1 -test.timeout=10m -test.v | grep -E '^(--- |=== NAME|PASS|FAIL|ok)|SKIP|suite.go|_test.go' ; \
 	exit $${PIPESTATUS[0]}
+
+FUZZTIME ?= 1m
+FUZZ     := FuzzScanPython FuzzScanShell
+fuzz: ## the static-analysis gate's fuzz targets, $(FUZZTIME) each (CI: make fuzz FUZZTIME=5s)
+	@for f in $(FUZZ); do echo "==> $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./pkg/analysis || exit 1; done
 
 unit: helper ## tests that need no engine
 	$(GO) test -short -count=1 $(PKGS)

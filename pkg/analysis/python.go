@@ -10,54 +10,47 @@ import (
 	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
 )
 
-// rule is what a finding of one kind says.
-type rule struct {
-	id       string
-	severity Severity
-	message  string
-}
-
 // moduleRules flag the import of a module (and of anything in it): the
 // module alone is what a tool should not need.
 var moduleRules = map[string]rule{
-	"subprocess":      {"py.process.subprocess", High, "spawns processes"},
-	"pty":             {"py.process.pty", High, "spawns processes on a pseudo-terminal"},
-	"multiprocessing": {"py.process.multiprocessing", Medium, "spawns processes"},
-	"ctypes":          {"py.native.ctypes", High, "calls native code and raw syscalls"},
-	"cffi":            {"py.native.cffi", High, "calls native code"},
-	"mmap":            {"py.native.mmap", Medium, "maps memory and files directly"},
-	"socket":          {"py.network.socket", High, "opens network sockets"},
-	"urllib":          {"py.network.urllib", High, "fetches from the network"},
-	"http.client":     {"py.network.http-client", High, "talks HTTP"},
-	"requests":        {"py.network.requests", High, "talks HTTP"},
-	"smtplib":         {"py.network.smtplib", High, "sends mail"},
-	"ftplib":          {"py.network.ftplib", High, "talks FTP"},
-	"importlib":       {"py.dynamic.importlib", High, "imports modules chosen at run time"},
-	"builtins":        {"py.dynamic.builtins", High, "reaches the builtins, where exec and eval live"},
-	"pickle":          {"py.dynamic.pickle", Medium, "pickle loads run code"},
-	"marshal":         {"py.dynamic.marshal", Medium, "marshal loads code objects"},
+	"subprocess":      define("py.process.subprocess", High, "spawns processes"),
+	"pty":             define("py.process.pty", High, "spawns processes on a pseudo-terminal"),
+	"multiprocessing": define("py.process.multiprocessing", Medium, "spawns processes"),
+	"ctypes":          define("py.native.ctypes", High, "calls native code and raw syscalls"),
+	"cffi":            define("py.native.cffi", High, "calls native code"),
+	"mmap":            define("py.native.mmap", Medium, "maps memory and files directly"),
+	"socket":          define("py.network.socket", High, "opens network sockets"),
+	"urllib":          define("py.network.urllib", High, "fetches from the network"),
+	"http.client":     define("py.network.http-client", High, "talks HTTP"),
+	"requests":        define("py.network.requests", High, "talks HTTP"),
+	"smtplib":         define("py.network.smtplib", High, "sends mail"),
+	"ftplib":          define("py.network.ftplib", High, "talks FTP"),
+	"importlib":       define("py.dynamic.importlib", High, "imports modules chosen at run time"),
+	"builtins":        define("py.dynamic.builtins", High, "reaches the builtins, where exec and eval live"),
+	"pickle":          define("py.dynamic.pickle", Medium, "pickle loads run code"),
+	"marshal":         define("py.dynamic.marshal", Medium, "marshal loads code objects"),
 }
 
 // callRules flag a call of a function, by its qualified name; a name
 // ending in "*" matches any name with that prefix.
 var callRules = map[string]rule{
-	"exec":            {"py.dynamic.exec", Critical, "runs code built at run time"},
-	"eval":            {"py.dynamic.eval", Critical, "runs code built at run time"},
-	"compile":         {"py.dynamic.compile", High, "compiles code built at run time"},
-	"__import__":      {"py.dynamic.import", High, "imports a module chosen at run time"},
-	"globals":         {"py.dynamic.globals", Medium, "reaches the module's namespace by name"},
-	"vars":            {"py.dynamic.vars", Medium, "reaches a namespace by name"},
-	"os.system":       {"py.process.os-system", Critical, "runs a shell command"},
-	"os.popen":        {"py.process.os-popen", Critical, "runs a shell command"},
-	"os.exec*":        {"py.process.os-exec", Critical, "replaces the process with another program"},
-	"os.spawn*":       {"py.process.os-spawn", Critical, "spawns a program"},
-	"os.posix_spawn*": {"py.process.os-spawn", Critical, "spawns a program"},
-	"os.fork":         {"py.process.os-fork", High, "forks the process"},
-	"os.forkpty":      {"py.process.os-fork", High, "forks the process on a pseudo-terminal"},
-	"os.symlink":      {"py.fs.symlink", High, "makes a symbolic link, a way out of a directory"},
-	"os.link":         {"py.fs.link", High, "makes a hard link"},
-	"pickle.load*":    {"py.dynamic.pickle", High, "pickle loads run code"},
-	"marshal.load*":   {"py.dynamic.marshal", High, "marshal loads code objects"},
+	"exec":            define("py.dynamic.exec", Critical, "runs code built at run time"),
+	"eval":            define("py.dynamic.eval", Critical, "runs code built at run time"),
+	"compile":         define("py.dynamic.compile", High, "compiles code built at run time"),
+	"__import__":      define("py.dynamic.import", High, "imports a module chosen at run time"),
+	"globals":         define("py.dynamic.globals", Medium, "reaches the module's namespace by name"),
+	"vars":            define("py.dynamic.vars", Medium, "reaches a namespace by name"),
+	"os.system":       define("py.process.os-system", Critical, "runs a shell command"),
+	"os.popen":        define("py.process.os-popen", Critical, "runs a shell command"),
+	"os.exec*":        define("py.process.os-exec", Critical, "replaces the process with another program"),
+	"os.spawn*":       define("py.process.os-spawn", Critical, "spawns a program"),
+	"os.posix_spawn*": define("py.process.os-spawn", Critical, "spawns a program"),
+	"os.fork":         define("py.process.os-fork", High, "forks the process"),
+	"os.forkpty":      define("py.process.os-fork", High, "forks the process on a pseudo-terminal"),
+	"os.symlink":      define("py.fs.symlink", High, "makes a symbolic link, a way out of a directory"),
+	"os.link":         define("py.fs.link", High, "makes a hard link"),
+	"pickle.load*":    define("py.dynamic.pickle", High, "pickle loads run code"),
+	"marshal.load*":   define("py.dynamic.marshal", High, "marshal loads code objects"),
 }
 
 // allowedRoots are where a tool's literal absolute paths may point.
@@ -74,7 +67,15 @@ type Options struct {
 }
 
 // importRule is the finding of an import the allowlist lacks.
-var importRule = rule{"py.import.not-allowed", Medium, "not in the import allowlist (analysis.imports in the config)"}
+var importRule = define("py.import.not-allowed", Medium, "not in the import allowlist (analysis.imports in the config)")
+
+// The Python rules that are not of a module or a call.
+var (
+	pyGetattr    = define("py.dynamic.getattr", High, "reaches an attribute whose name is built at run time")
+	pyRmtreeRoot = define("py.fs.rmtree-root", Critical, "removes the whole file system")
+	pyDotdot     = define("py.fs.dotdot", High, "a literal path that climbs out with ..")
+	pyOutside    = define("py.fs.outside", Medium, "a literal absolute path outside /workspace, /tmp and /output")
+)
 
 // ScanPython parses src as Python and returns its findings in source
 // order. A file with syntax errors is scanned as far as it parses: the
@@ -232,12 +233,12 @@ func (s *pyScan) call(n int) {
 	switch name {
 	case "getattr", "setattr", "delattr", "hasattr":
 		if a := s.arguments(args); len(a) >= 2 && !s.isLiteral(a[1]) {
-			s.add(n, rule{"py.dynamic.getattr", High, "reaches an attribute whose name is built at run time"}, name)
+			s.add(n, pyGetattr, name)
 		}
 	case "shutil.rmtree":
 		if a := s.arguments(args); len(a) >= 1 && s.isLiteral(a[0]) {
 			if p := literalValue(s.text(a[0])); path.Clean(p) == "/" {
-				s.add(n, rule{"py.fs.rmtree-root", Critical, "removes the whole file system"}, name)
+				s.add(n, pyRmtreeRoot, name)
 			}
 		}
 	}
@@ -330,7 +331,7 @@ func (s *pyScan) pathLiteral(n int) {
 		return // not a path
 	}
 	if slices.Contains(strings.Split(p, "/"), "..") {
-		s.add(n, rule{"py.fs.dotdot", High, "a literal path that climbs out with .."}, "")
+		s.add(n, pyDotdot, "")
 		return
 	}
 	if !strings.HasPrefix(p, "/") || len(p) < 2 {
@@ -342,5 +343,5 @@ func (s *pyScan) pathLiteral(n int) {
 			return
 		}
 	}
-	s.add(n, rule{"py.fs.outside", Medium, "a literal absolute path outside /workspace, /tmp and /output"}, "")
+	s.add(n, pyOutside, "")
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Each file in testdata says on its first line which rules must find
@@ -121,10 +122,51 @@ func FuzzScanPython(f *testing.F) {
 	}
 	f.Add([]byte("\x00\xff(((("))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if _, err := ScanPython(context.Background(), src, Options{}); err != nil {
-			t.Fatal(err)
-		}
+		findings := withinTime(t, func() ([]Finding, error) { return ScanPython(context.Background(), src, Options{}) })
+		checkFindings(t, src, findings)
 	})
+}
+
+// fuzzBudget is how long one fuzz input may take to scan: a scan that
+// takes longer is a hang.
+const fuzzBudget = 3 * time.Second
+
+// withinTime runs scan, failing t when it takes longer than fuzzBudget;
+// an error is allowed (a shell script that does not parse) but must say
+// something.
+func withinTime(t *testing.T, scan func() ([]Finding, error)) []Finding {
+	t.Helper()
+	type out struct {
+		findings []Finding
+		err      error
+	}
+	done := make(chan out, 1)
+	go func() {
+		f, err := scan()
+		done <- out{f, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil && o.err.Error() == "" {
+			t.Fatal("an error with no message")
+		}
+		return o.findings
+	case <-time.After(fuzzBudget):
+		t.Fatalf("the scan took more than %s", fuzzBudget)
+		return nil
+	}
+}
+
+// checkFindings checks what every finding must be: a known rule, a
+// position inside the file, one line of text.
+func checkFindings(t *testing.T, src []byte, findings []Finding) {
+	t.Helper()
+	lines := strings.Count(string(src), "\n") + 1
+	for _, f := range findings {
+		if _, ok := catalogue[f.Rule]; !ok || f.Line < 1 || f.Line > lines || f.Column < 1 || strings.Contains(f.Text, "\n") {
+			t.Fatalf("bad finding %+v in a file of %d lines", f, lines)
+		}
+	}
 }
 
 // bigPython is a 10,000-line tool of ordinary code with a few findings.
@@ -154,6 +196,37 @@ func BenchmarkScanPython10kLines(b *testing.B) {
 	for b.Loop() {
 		if _, err := ScanPython(context.Background(), src, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Every rule in the catalogue is caught by a case in testdata, and every
+// finding names a rule of the catalogue.
+func TestEveryRuleHasACase(t *testing.T) {
+	seen := map[string]bool{}
+	for glob, lang := range map[string]string{"testdata/python/*.py": LangPython, "testdata/shell/*.sh": LangBash} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			findings, _ := Scan(context.Background(), lang, src, Options{})
+			for _, f := range findings {
+				seen[f.Rule] = true
+			}
+		}
+	}
+	known := map[string]bool{}
+	for _, r := range Rules() {
+		known[r.ID] = true
+		if !seen[r.ID] {
+			t.Errorf("rule %s has no case in testdata", r.ID)
+		}
+	}
+	for id := range seen {
+		if !known[id] {
+			t.Errorf("rule %s is not in the catalogue", id)
 		}
 	}
 }

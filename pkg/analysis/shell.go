@@ -13,20 +13,20 @@ import (
 
 // The shell rules.
 var (
-	shRmRoot       = rule{"sh.rm.root", Critical, "removes the whole file system, the home directory or a path an empty variable can turn into /"}
-	shRmSystem     = rule{"sh.rm.system", High, "removes a system path"}
-	shMkfs         = rule{"sh.disk.mkfs", Critical, "formats a file system"}
-	shDdDevice     = rule{"sh.disk.dd", Critical, "writes raw bytes to a device"}
-	shDevWrite     = rule{"sh.dev.write", High, "writes to a device"}
-	shDevTCP       = rule{"sh.network.dev-tcp", Critical, "opens a network connection through bash's /dev/tcp or /dev/udp, the classic reverse shell"}
-	shChmodSystem  = rule{"sh.fs.chmod-system", High, "changes the mode or owner of a system path"}
-	shDownloadExec = rule{"sh.exec.download", Critical, "runs what it downloads"}
-	shEval         = rule{"sh.dynamic.eval", High, "runs a command built at run time"}
-	shSourceDown   = rule{"sh.exec.source-download", Critical, "sources a file it downloaded"}
-	shNetwork      = rule{"sh.network.tool", High, "uses the network"}
-	shDaemon       = rule{"sh.process.daemon", High, "starts a process that outlives the tool"}
-	shDynamicCmd   = rule{"sh.dynamic.command", Medium, "runs a command whose name is built at run time"}
-	shOutside      = rule{"sh.fs.outside", Medium, "a literal absolute path outside /workspace, /tmp and /output"}
+	shRmRoot       = define("sh.rm.root", Critical, "removes the whole file system, the home directory or a path an empty variable can turn into /")
+	shRmSystem     = define("sh.rm.system", High, "removes a system path")
+	shMkfs         = define("sh.disk.mkfs", Critical, "formats a file system")
+	shDdDevice     = define("sh.disk.dd", Critical, "writes raw bytes to a device")
+	shDevWrite     = define("sh.dev.write", High, "writes to a device")
+	shDevTCP       = define("sh.network.dev-tcp", Critical, "opens a network connection through bash's /dev/tcp or /dev/udp, the classic reverse shell")
+	shChmodSystem  = define("sh.fs.chmod-system", High, "changes the mode or owner of a system path")
+	shDownloadExec = define("sh.exec.download", Critical, "runs what it downloads")
+	shEval         = define("sh.dynamic.eval", High, "runs a command built at run time")
+	shSourceDown   = define("sh.exec.source-download", Critical, "sources a file it downloaded")
+	shNetwork      = define("sh.network.tool", High, "uses the network")
+	shDaemon       = define("sh.process.daemon", High, "starts a process that outlives the tool")
+	shDynamicCmd   = define("sh.dynamic.command", Medium, "runs a command whose name is built at run time")
+	shOutside      = define("sh.fs.outside", Medium, "a literal absolute path outside /workspace, /tmp and /output")
 )
 
 // networkTools are commands that talk to the network.
