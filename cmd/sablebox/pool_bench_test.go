@@ -10,14 +10,18 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/image"
 	"github.com/sablebox/sablebox/pkg/pool"
+	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
@@ -105,6 +109,7 @@ func BenchmarkPool(b *testing.B) {
 			poolRow{what: "pool hit, JSON tool on stdin, " + name + ", library", target: "p50 <= 35 ms", lat: tool})
 	}
 	libraryRows("docker", be)
+	rows = append(rows, gateRows(b, runs)...)
 	if pb, err := podman.New(podman.Options{}); err == nil && pb.Check(context.Background()) == nil {
 		libraryRows("podman", pb.(sandbox.Warmer))
 		pb.Close()
@@ -208,4 +213,87 @@ func BenchmarkPool(b *testing.B) {
 func metricName(what string) string {
 	f := strings.FieldsFunc(strings.ToLower(what), func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') })
 	return strings.Join(f, "-")
+}
+
+// tool200 is a 200-line Python tool: the example tools, one after
+// another, behind an exit.
+func tool200(b *testing.B) string {
+	files, _ := filepath.Glob("../../examples/python/*.py")
+	var lines []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, strings.Split(strings.TrimRight(string(src), "\n"), "\n")...)
+	}
+	if len(lines) < 200 {
+		b.Fatalf("the examples have %d lines, not 200", len(lines))
+	}
+	// It exits at once: the rows time the gate and the run, not the tools.
+	return "import sys\nsys.exit(0)\n" + strings.Join(lines[:198], "\n") + "\n"
+}
+
+// gateRows are the static-analysis gate's figures: its scan of a
+// 200-line tool it has not seen, alone, and the pool hits of that tool
+// through the Runner with the gate on and off (each run a tool of new
+// content, so that no verdict is remembered), run by turns: their
+// difference is the gate's share of a warm run.
+func gateRows(b *testing.B, runs int) []poolRow {
+	src := tool200(b)
+	fresh := func(i int) []byte { return []byte(src + "# run " + strconv.Itoa(i) + " " + sandbox.NewRunID() + "\n") }
+	var scan []time.Duration
+	g := analysis.NewGate(analysis.Policy{})
+	for i := range runs {
+		t0 := time.Now()
+		if v := g.Check(context.Background(), analysis.Subject{Lang: analysis.LangPython, Source: fresh(i)}); v.Err != nil || v.Refuses() {
+			b.Fatalf("the 200-line tool: %v %v", v.Err, v.Findings)
+		}
+		scan = append(scan, time.Since(t0))
+	}
+	newRunner := func(mode analysis.Mode) *runner.Runner {
+		r, err := runner.New(runner.Options{Runtime: "docker", Pool: &pool.Config{Min: 1, Max: 1}, Analysis: analysis.Policy{Mode: mode}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Ready(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	on, off := newRunner(analysis.Enforce), newRunner(analysis.Off)
+	defer on.Close()
+	defer off.Close()
+	hit := func(r *runner.Runner, i int) (time.Duration, bool) {
+		time.Sleep(300 * time.Millisecond) // the pool refills between runs
+		t0 := time.Now()
+		res, err := r.Run(context.Background(), runner.Request{Tool: &sandbox.ToolFile{Name: "tool.py", Content: fresh(i)}, Stdin: strings.NewReader("")})
+		took := time.Since(t0)
+		if err != nil || (res.Status != sandbox.StatusOK && res.Status != sandbox.StatusFailed) {
+			b.Fatalf("the 200-line tool: %v %+v", err, res)
+		}
+		return took, res.Pool == pool.Hit
+	}
+	var withGate, withoutGate []time.Duration
+	for i := range runs {
+		if d, ok := hit(on, i); ok {
+			withGate = append(withGate, d)
+		}
+		if d, ok := hit(off, i); ok {
+			withoutGate = append(withoutGate, d)
+		}
+	}
+	if len(withGate) == 0 || len(withoutGate) == 0 {
+		b.Fatal("no pool hits for the gate's rows")
+	}
+	slices.Sort(scan)
+	slices.Sort(withGate)
+	slices.Sort(withoutGate)
+	share := withGate[len(withGate)/2] - withoutGate[len(withoutGate)/2]
+	return []poolRow{
+		{what: "gate: scan of a 200-line tool not seen before", target: "< 2 ms", lat: scan},
+		{what: "pool hit, 200-line tool, Runner, gate off", target: "", lat: withoutGate},
+		{what: "pool hit, 200-line tool, Runner, gate on", target: "gate's share < 2 ms", lat: withGate,
+			note: fmt.Sprintf("(share: %+.1f ms of p50)", ms(share))},
+	}
 }

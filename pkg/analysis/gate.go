@@ -117,40 +117,69 @@ func NewGate(policy Policy) *Gate {
 // Policy is the gate's policy.
 func (g *Gate) Policy() Policy { return g.policy }
 
-// CheckFile judges a tool file of lang.
-func (g *Gate) CheckFile(ctx context.Context, lang string, src []byte) Verdict {
-	return g.check(ctx, "file\x00"+lang, src, func() ([]Finding, error) { return Scan(ctx, lang, src, g.policy.Options()) })
+// Subject is what the gate judges: a tool file of a language, or, when
+// Command is set, a command line.
+type Subject struct {
+	Lang    string
+	Source  []byte
+	Command []string
 }
 
-// CheckCommand judges a command line.
-func (g *Gate) CheckCommand(ctx context.Context, argv []string) Verdict {
-	key := []byte(strings.Join(argv, "\x00"))
-	return g.check(ctx, "command", key, func() ([]Finding, error) { return ScanCommand(ctx, argv, g.policy.Options()) })
+// key is the subject's identity in the gate's memory.
+func (s Subject) key() [sha256.Size]byte {
+	h := sha256.New()
+	if s.Command != nil {
+		h.Write([]byte("command\x00"))
+		for _, a := range s.Command {
+			fmt.Fprintf(h, "%d:%s", len(a), a)
+		}
+	} else {
+		fmt.Fprintf(h, "file\x00%s\x00", s.Lang)
+		h.Write(s.Source)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// Check judges s, scanning it unless its verdict is remembered.
+func (g *Gate) Check(ctx context.Context, s Subject) Verdict {
+	if v, ok := g.recall(s); ok {
+		return v
+	}
+	var sc scanned
+	if s.Command != nil {
+		sc.findings, sc.err = ScanCommand(ctx, s.Command, g.policy.Options())
+	} else {
+		sc.findings, sc.err = Scan(ctx, s.Lang, s.Source, g.policy.Options())
+	}
+	if ctx.Err() == nil { // a scan cut short by its caller says nothing of the file
+		g.remember(s.key(), sc)
+	}
+	return g.verdict(sc)
+}
+
+// recall is the verdict on s without a scan: at once in mode off, or
+// when s was judged before; false when it must be scanned.
+func (g *Gate) recall(s Subject) (Verdict, bool) {
+	if g.policy.Mode == Off {
+		return Verdict{Policy: g.policy}, true
+	}
+	g.mu.Lock()
+	sc, ok := g.seen[s.key()]
+	g.mu.Unlock()
+	if !ok {
+		return Verdict{}, false
+	}
+	return g.verdict(sc), true
 }
 
 // Options are the scan options of the policy.
 func (p Policy) Options() Options { return Options{Imports: p.Imports} }
 
-func (g *Gate) check(ctx context.Context, kind string, content []byte, scan func() ([]Finding, error)) Verdict {
-	v := Verdict{Policy: g.policy}
-	if g.policy.Mode == Off {
-		return v
-	}
-	h := sha256.New()
-	h.Write([]byte(kind + "\x00"))
-	h.Write(content)
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	g.mu.Lock()
-	s, ok := g.seen[key]
-	g.mu.Unlock()
-	if !ok {
-		s.findings, s.err = scan()
-		if ctx.Err() == nil { // a scan cut short by its caller says nothing of the file
-			g.remember(key, s)
-		}
-	}
-	v.Findings, v.Err = s.findings, s.err
+// verdict judges a scan by the policy.
+func (g *Gate) verdict(sc scanned) Verdict {
+	v := Verdict{Policy: g.policy, Findings: sc.findings, Err: sc.err}
 	for _, f := range v.Findings {
 		if f.Severity >= g.policy.FailOn {
 			v.Blocking = append(v.Blocking, f)

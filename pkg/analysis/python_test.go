@@ -230,3 +230,42 @@ func TestEveryRuleHasACase(t *testing.T) {
 		}
 	}
 }
+
+// tool200 is a 200-line tool: the example tools, one after another.
+func tool200(tb testing.TB) []byte {
+	files, _ := filepath.Glob("../../examples/python/*.py")
+	var lines []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		lines = append(lines, strings.Split(strings.TrimRight(string(src), "\n"), "\n")...)
+	}
+	if len(lines) < 200 {
+		tb.Fatalf("the examples have %d lines, not 200", len(lines))
+	}
+	return []byte(strings.Join(lines[:200], "\n") + "\n")
+}
+
+// BenchmarkGate200Lines is the gate's cost for a 200-line tool it has not
+// seen (target: under 2 ms, the gate's share of a warm run) and for one
+// it has (a tool run again: its verdict is remembered by content).
+func BenchmarkGate200Lines(b *testing.B) {
+	src := tool200(b)
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			if v := NewGate(Policy{}).Check(context.Background(), Subject{Lang: LangPython, Source: src}); v.Err != nil || v.Refuses() {
+				b.Fatal(v.Err, v.Findings)
+			}
+		}
+	})
+	b.Run("seen", func(b *testing.B) {
+		g := NewGate(Policy{})
+		for b.Loop() {
+			if v := g.Check(context.Background(), Subject{Lang: LangPython, Source: src}); v.Err != nil || v.Refuses() {
+				b.Fatal(v.Err, v.Findings)
+			}
+		}
+	})
+}

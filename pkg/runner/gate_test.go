@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/audit"
+	"github.com/sablebox/sablebox/pkg/pool"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -107,5 +110,59 @@ func TestGateCommandsAndShell(t *testing.T) {
 	res, err := r.Run(context.Background(), Request{Command: []string{"sh", "-c", "echo hello | wc -c"}})
 	if err != nil || res.Status != sandbox.StatusOK || res.Analysis.Verdict != sandbox.VerdictPassed {
 		t.Fatalf("a clean command: %v %s %+v", err, res.Status, res.Analysis)
+	}
+}
+
+// A runner with a warm pool refuses a bad tool before it takes a
+// container (none of the run's is made); a good one runs from the pool.
+func TestGateBeforeAWarmRun(t *testing.T) {
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			r := usableRunner(t, name, Options{Runtime: name, Pool: &pool.Config{Min: 1, Max: 1}, Analysis: analysis.Policy{Mode: analysis.Enforce}})
+			if _, err := r.Ready(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			warm := func() {
+				deadline := time.Now().Add(time.Minute)
+				for p := r.poolFor(r.backends[name]); p.Size() == 0; time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the pool did not fill")
+					}
+				}
+			}
+			warm()
+			runID := sandbox.NewRunID()
+			bad := "import os\nprint('ran')\nos.system('true')  # " + runID + "\n" // new content: no verdict to recall
+			res, err := r.Run(context.Background(), Request{RunID: runID, Tool: &sandbox.ToolFile{Name: "bad.py", Content: []byte(bad)}})
+			if !errors.Is(err, sandbox.ErrPolicy) || res.Status != sandbox.StatusBlocked || res.ExitCode != sandbox.ExitBlocked ||
+				res.Stdout.Size != 0 || res.Analysis == nil || res.Analysis.Verdict != sandbox.VerdictBlocked {
+				t.Fatalf("want blocked: %v, %+v %+v", err, res, res.Analysis)
+			}
+			if n := containersOf(t, name, runID); n != 0 {
+				t.Errorf("%d containers of the refused run remain", n)
+			}
+			warm()
+			res, err = r.Run(context.Background(), Request{Tool: &sandbox.ToolFile{Name: "ok.py", Content: []byte("print('ran')\n")}})
+			if err != nil || res.Status != sandbox.StatusOK || res.Pool != pool.Hit || res.Stdout.String() != "ran\n" || res.Analysis.Verdict != sandbox.VerdictPassed {
+				t.Fatalf("good tool: %v, pool %q, %s, %+v", err, res.Pool, res.Stdout.Data, res.Analysis)
+			}
+		})
+	}
+}
+
+// containersOf counts the containers of run runID on the engine name.
+func containersOf(t *testing.T, name, runID string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second) // a warm container is removed in the background
+	for {
+		out, err := exec.Command(name, "ps", "-aq", "--filter", "label="+sandbox.LabelRun+"="+runID).Output()
+		if err != nil {
+			t.Fatalf("%s ps: %v", name, err)
+		}
+		n := len(strings.Fields(string(out)))
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -233,19 +233,27 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	if err != nil {
 		return nil, err
 	}
-	verdict := r.judge(ctx, spec)
-	if verdict.Verdict == sandbox.VerdictBlocked {
-		return &sandbox.Result{Analysis: verdict}, fmt.Errorf("%w: %s", sandbox.ErrPolicy, verdict.Note)
+	// The gate judges before anything is made: a refused tool costs no
+	// sandbox. (Scanning while a warm sandbox takes the files in was
+	// tried: on 2 cores the scan competes with the engine, and the run
+	// came out slower, not faster.)
+	verdict := r.gate.Check(ctx, gateSubject(spec))
+	if verdict.Refuses() {
+		a := analysisOf(verdict)
+		return &sandbox.Result{Analysis: a}, fmt.Errorf("%w: %s", sandbox.ErrPolicy, a.Note)
 	}
-	defer func() {
-		if res != nil {
-			res.Analysis = verdict
-		}
-	}()
 	backend, passedOver, err := r.backendFor(ctx, req.Runtime)
 	if err != nil {
 		return nil, err
 	}
+	if a := analysisOf(verdict); a.Verdict == sandbox.VerdictWarned {
+		r.log.WithField("run", spec.RunID).Warn(a.Note)
+	}
+	defer func() {
+		if res != nil {
+			res.Analysis = analysisOf(verdict)
+		}
+	}()
 	if outDir != "" {
 		// What the tool left comes back by content; this process writes
 		// it, so it is the caller's. A failure to write something is said
@@ -412,15 +420,18 @@ func errorResult(spec *sandbox.Spec, partial *sandbox.Result, err error) *sandbo
 	return res
 }
 
-// judge runs the static-analysis gate on spec's tool file or command.
-// A refusal is the verdict "blocked", its reason in the note.
-func (r *Runner) judge(ctx context.Context, spec *sandbox.Spec) *sandbox.Analysis {
-	var v analysis.Verdict
+// gateSubject is what the static-analysis gate judges of spec: its tool
+// file, or its command line.
+func gateSubject(spec *sandbox.Spec) analysis.Subject {
 	if spec.Tool != nil {
-		v = r.gate.CheckFile(ctx, spec.Tool.Lang, spec.Tool.Content)
-	} else {
-		v = r.gate.CheckCommand(ctx, append(append([]string{}, spec.Command...), spec.Args...))
+		return analysis.Subject{Lang: spec.Tool.Lang, Source: spec.Tool.Content}
 	}
+	return analysis.Subject{Command: append(append([]string{}, spec.Command...), spec.Args...)}
+}
+
+// analysisOf is the gate's verdict as a result gives it; a refusal is
+// the verdict "blocked", with its reason in the note.
+func analysisOf(v analysis.Verdict) *sandbox.Analysis {
 	out := &sandbox.Analysis{Mode: string(v.Policy.Mode), FailOn: v.Policy.FailOn.String(), Verdict: sandbox.VerdictPassed}
 	for _, f := range v.Findings {
 		out.Findings = append(out.Findings, sandbox.Finding{Rule: f.Rule, Severity: f.Severity.String(),
@@ -436,7 +447,6 @@ func (r *Runner) judge(ctx context.Context, spec *sandbox.Spec) *sandbox.Analysi
 	case v.Reason() != "":
 		out.Verdict = sandbox.VerdictWarned
 		out.Note = "analysis.mode is warn, so the tool ran although the gate would refuse it: " + v.Reason()
-		r.log.WithField("run", spec.RunID).Warn(out.Note)
 	}
 	return out
 }
