@@ -1,11 +1,14 @@
 """Try the usual ways out of a sandbox and report each one.
 
-Run it to see what sablebox contains: every line should say "blocked", and
-the tool exits 0 only when each attempt was refused the way a sandbox
-refuses it (a step that fails for another reason proves nothing and is
-reported as UNEXPECTED).
+The static-analysis gate refuses it before it starts (exit 126: it
+imports ctypes, socket and subprocess, forks, and names paths outside the
+sandbox's). Run it with the gate off to see what the sandbox itself
+contains: every line should say "blocked", and the tool exits 0 only when
+each attempt was refused the way a sandbox refuses it (a step that fails
+for another reason proves nothing and is reported as UNEXPECTED).
 
-    sablebox run examples/escape.py
+    sablebox run examples/escape.py                  # refused by the gate
+    sablebox run --analysis off examples/escape.py   # contained by the sandbox
 """
 import ctypes
 import errno

@@ -190,6 +190,18 @@ func bigPython() []byte {
 	return []byte(b.String())
 }
 
+// BenchmarkParsePython10kLines is tree-sitter's share of the scan: the
+// parse, and the tree flattened for the rules.
+func BenchmarkParsePython10kLines(b *testing.B) {
+	src := bigPython()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := parse(pythonGrammar, src, MaxParseTime); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkScanPython10kLines(b *testing.B) {
 	src := bigPython()
 	b.SetBytes(int64(len(src)))

@@ -26,6 +26,7 @@ typedef struct TSParseOptions { void *payload; bool (*progress_callback)(TSParse
 
 TSParser *ts_parser_new(void);
 void ts_parser_delete(TSParser *self);
+void ts_parser_reset(TSParser *self);
 bool ts_parser_set_language(TSParser *self, const TSLanguage *language);
 TSTree *ts_parser_parse_with_options(TSParser *self, const TSTree *old_tree, TSInput input, TSParseOptions options);
 void ts_tree_delete(TSTree *self);
@@ -68,14 +69,19 @@ static bool sb_late(TSParseState *state) {
 		(now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec);
 }
 
-// sb_parse parses text and returns its tree flattened in pre-order, each
-// node with the index that follows its subtree, in memory the caller
-// frees; NULL with *count 0 when the parse ran out of time, NULL with
-// *count 1 when memory ran out.
-static sb_node *sb_parse(const TSLanguage *lang, const char *text, uint32_t len, int64_t timeout_us, uint32_t *count) {
-	*count = 1;
+// sb_parser_new makes a parser of lang; NULL when lang will not load.
+static TSParser *sb_parser_new(const TSLanguage *lang) {
 	TSParser *parser = ts_parser_new();
 	if (!ts_parser_set_language(parser, lang)) { ts_parser_delete(parser); return NULL; }
+	return parser;
+}
+
+// sb_parse parses text with parser and returns its tree flattened in
+// pre-order, each node with the index that follows its subtree, in
+// memory the caller frees; NULL with *count 0 when the parse ran out of
+// time (the parser is reset), NULL with *count 1 when memory ran out.
+static sb_node *sb_parse(TSParser *parser, const char *text, uint32_t len, int64_t timeout_us, uint32_t *count, TSTree **done) {
+	*count = 1;
 	sb_source src = { text, len };
 	clock_gettime(CLOCK_MONOTONIC, &src.deadline);
 	src.deadline.tv_sec += timeout_us / 1000000;
@@ -84,8 +90,7 @@ static sb_node *sb_parse(const TSLanguage *lang, const char *text, uint32_t len,
 	TSInput input = { &src, sb_read, 0, NULL };
 	TSParseOptions options = { &src, sb_late };
 	TSTree *tree = ts_parser_parse_with_options(parser, NULL, input, options);
-	ts_parser_delete(parser);
-	if (tree == NULL) { *count = 0; return NULL; }
+	if (tree == NULL) { ts_parser_reset(parser); *count = 0; return NULL; }
 	TSNode root = ts_tree_root_node(tree);
 	uint32_t cap = ts_node_descendant_count(root);
 	sb_node *out = malloc((size_t)cap * sizeof *out);
@@ -112,7 +117,7 @@ static sb_node *sb_parse(const TSLanguage *lang, const char *text, uint32_t len,
 done:
 	ts_tree_cursor_delete(&c);
 	free(open);
-	ts_tree_delete(tree);
+	*done = tree; // the caller deletes it, off the scan's path
 	*count = n;
 	return out;
 }
@@ -145,18 +150,25 @@ type tree struct {
 	lang  *grammar
 }
 
-// grammar holds a language's node kind and field names by id.
+// grammar holds a language's node kind and field names by id, and the
+// parsers of it that are free.
 type grammar struct {
 	raw    unsafe.Pointer // the C TSLanguage
 	kinds  []string
 	fields map[string]uint16
+	// parsers are free parsers: making one costs about as much as parsing
+	// a 200-line file with it.
+	parsers chan *C.TSParser
 }
+
+// freeParsers is how many idle parsers a grammar keeps.
+const freeParsers = 16
 
 // newGrammar reads the names of a tree-sitter language (a TSLanguage, as
 // its Go binding's Language returns it).
 func newGrammar(raw unsafe.Pointer) *grammar {
 	lang := sitter.NewLanguage(raw)
-	g := &grammar{raw: raw, fields: map[string]uint16{}}
+	g := &grammar{raw: raw, fields: map[string]uint16{}, parsers: make(chan *C.TSParser, freeParsers)}
 	for id := uint32(0); id < lang.NodeKindCount(); id++ {
 		g.kinds = append(g.kinds, lang.NodeKindForId(uint16(id)))
 	}
@@ -164,6 +176,18 @@ func newGrammar(raw unsafe.Pointer) *grammar {
 		g.fields[lang.FieldNameForId(id)] = id
 	}
 	return g
+}
+
+// deadTrees are trees the scan is done with: deleting one costs a tenth
+// of its parse, which a goroutine of their own pays after the scan.
+var deadTrees = make(chan *C.TSTree, 64)
+
+func init() {
+	go func() {
+		for t := range deadTrees {
+			C.ts_tree_delete(t)
+		}
+	}()
 }
 
 // errParseTimeout is a parse that did not end in time.
@@ -180,12 +204,35 @@ func parse(g *grammar, src []byte, timeout time.Duration) (*tree, error) {
 	if len(src) > 1<<31 {
 		return nil, fmt.Errorf("%d bytes: too large to parse", len(src))
 	}
+	var parser *C.TSParser
+	select {
+	case parser = <-g.parsers:
+	default:
+		if parser = C.sb_parser_new((*C.TSLanguage)(g.raw)); parser == nil {
+			return nil, errors.New("the grammar does not load: its ABI is not this tree-sitter's")
+		}
+	}
+	defer func() {
+		select {
+		case g.parsers <- parser:
+		default:
+			C.ts_parser_delete(parser)
+		}
+	}()
 	var count C.uint32_t
 	var text *C.char
 	if len(src) > 0 {
 		text = (*C.char)(unsafe.Pointer(&src[0]))
 	}
-	raw := C.sb_parse((*C.TSLanguage)(g.raw), text, C.uint32_t(len(src)), C.int64_t(timeout.Microseconds()), &count)
+	var done *C.TSTree
+	raw := C.sb_parse(parser, text, C.uint32_t(len(src)), C.int64_t(timeout.Microseconds()), &count, &done)
+	if done != nil {
+		select {
+		case deadTrees <- done:
+		default:
+			C.ts_tree_delete(done)
+		}
+	}
 	if raw == nil {
 		if count == 0 {
 			return nil, fmt.Errorf("%w (more than %s)", errParseTimeout, timeout)
