@@ -27,7 +27,7 @@ func TestScanExitCodes(t *testing.T) {
 		want string
 	}{
 		{[]string{"scan", filepath.Join(examples, "python"), filepath.Join(examples, "wordcount.py")}, 0, "0 finding(s)"},
-		{[]string{"scan", examples}, 1, "escape.py:10:8: high [py.native.ctypes]"},
+		{[]string{"scan", examples}, 1, "escape.py:13:8: high [py.native.ctypes]"},
 		{[]string{"scan", "low.py"}, 0, "[py.fs.outside]"},
 		{[]string{"scan", "--fail-on", "medium", "low.py"}, 1, "1 at or above medium"},
 		{[]string{"scan", "broken.sh", "low.py"}, 2, "broken.sh: error: cannot be scanned: parse shell: 1:"},
