@@ -10,6 +10,7 @@ import (
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
 	"github.com/sablebox/sablebox/pkg/analysis"
+	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/termsafe"
 )
 
@@ -44,21 +45,13 @@ func Text(w io.Writer, files []File, failOn analysis.Severity) error {
 
 func safe(s string) string { return string(termsafe.Escape([]byte(s))) }
 
-// jsonFile is a File as JSON gives it.
+// jsonFile is a File as JSON gives it, its findings as a run's result
+// gives them.
 type jsonFile struct {
-	Path     string        `json:"path"`
-	Lang     string        `json:"lang,omitempty"`
-	Findings []jsonFinding `json:"findings"`
-	Error    string        `json:"error,omitempty"`
-}
-
-type jsonFinding struct {
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-	Text     string `json:"text"`
-	Message  string `json:"message"`
+	Path     string            `json:"path"`
+	Lang     string            `json:"lang,omitempty"`
+	Findings []sandbox.Finding `json:"findings"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // JSON writes {"files": [{path, lang, findings, error}]}.
@@ -67,12 +60,13 @@ func JSON(w io.Writer, files []File) error {
 		Files []jsonFile `json:"files"`
 	}{Files: []jsonFile{}}
 	for _, f := range files {
-		jf := jsonFile{Path: f.Path, Lang: f.Lang, Findings: []jsonFinding{}}
+		jf := jsonFile{Path: f.Path, Lang: f.Lang, Findings: []sandbox.Finding{}}
 		if f.Err != nil {
 			jf.Error = f.Err.Error()
 		}
 		for _, x := range f.Findings {
-			jf.Findings = append(jf.Findings, jsonFinding{x.Rule, x.Severity.String(), x.Line, x.Column, x.Text, x.Message})
+			jf.Findings = append(jf.Findings, sandbox.Finding{Rule: x.Rule, Severity: x.Severity.String(),
+				Line: x.Line, Column: x.Column, Text: x.Text, Message: x.Message})
 		}
 		out.Files = append(out.Files, jf)
 	}
