@@ -62,7 +62,7 @@ profiles: ## regenerate profiles/ and the syscall table from the Go policy and l
 	for p in default python strict; do $(GO) run ./cmd/sablebox seccomp show $$p > profiles/$$p.json || exit 1; done
 	$(GO) test ./pkg/sandbox/process -run TestDefaultBPFIsFresh -count=1 -args -update-bpf
 
-bench: build ## sablebox run vs the plain engine lines (medians, ratios), the warm pool (hits via the library, the CLI and serve; sustained load), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)
+bench: build ## sablebox run vs the plain engine lines (medians, ratios), the warm pool (hits via the library, the CLI and serve; the static-analysis gate's share; sustained load), then sablebox serve under load (runs/s, p50/p99, peak RSS, a flood)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./cmd/sablebox/ -args -compare-runs=$${RUNS:-20}
 
 demo: deps build ## run a real tool in the best sandbox here (no engine needed: the process sandbox)
