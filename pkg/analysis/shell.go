@@ -44,6 +44,18 @@ var daemonizers = []string{"nohup", "setsid", "disown", "daemonize", "start-stop
 // wrappers run the command they are given; the scan looks through them.
 var wrappers = []string{"sudo", "env", "command", "builtin", "exec", "nice", "nohup", "setsid", "timeout", "xargs", "stdbuf", "ionice", "time", "busybox"}
 
+// wrapperValues are the options of a wrapper that take the next word as
+// their value.
+var wrapperValues = map[string][]string{
+	"sudo":    {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group", "--chdir"},
+	"env":     {"-u", "-C", "-S", "--unset", "--chdir", "--split-string"},
+	"timeout": {"-s", "-k", "--signal", "--kill-after"},
+	"nice":    {"-n", "--adjustment"},
+	"ionice":  {"-c", "-n", "-p"},
+	"stdbuf":  {"-i", "-o", "-e"},
+	"xargs":   {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s"},
+}
+
 // harmlessDevices are the devices a tool may write to.
 var harmlessDevices = []string{"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"}
 
@@ -137,6 +149,9 @@ func command(args []*syntax.Word) (name string, rest []*syntax.Word, wrapped []s
 				(name == "timeout" && lit != "" && strings.Trim(lit, "0123456789.smhd") == "")
 			if !skip {
 				break
+			}
+			if slices.Contains(wrapperValues[name], lit) && len(args) > 2 {
+				args = args[1:] // the option's value: sudo -u root CMD
 			}
 			args = args[1:]
 		}

@@ -1,0 +1,2 @@
+# want: sh.rm.root
+sudo -u root -- rm -rf /

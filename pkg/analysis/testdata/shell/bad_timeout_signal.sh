@@ -1,0 +1,2 @@
+# want: sh.network.tool
+timeout -s KILL 10 nc -l 4444
