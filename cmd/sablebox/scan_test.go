@@ -75,3 +75,25 @@ func TestRunRefusesABadTool(t *testing.T) {
 		t.Fatalf("warn: exit %d, stdout %q, stderr %q", got.code, got.stdout, got.stderr)
 	}
 }
+
+// `sablebox selftest` runs attacks through the normal run path and exits
+// 0 when each was contained; an unknown attack is bad input.
+func TestSelftestCommand(t *testing.T) {
+	isolate(t)
+	got := sablebox(t, "", "selftest", "--runtime", "process", "--json", "--only", "fs.write-host,net.loopback,run.leftover-child")
+	var out struct {
+		Outcomes []struct{ Attack, Backend, Status string }
+		Escapes  int
+	}
+	if err := json.Unmarshal([]byte(got.stdout), &out); err != nil || got.code != 0 || len(out.Outcomes) != 3 || out.Escapes != 0 {
+		t.Fatalf("exit %d, %v: %s %s", got.code, err, got.stdout, got.stderr)
+	}
+	for _, o := range out.Outcomes {
+		if o.Status != "contained" || o.Backend != "process" {
+			t.Errorf("%+v", o)
+		}
+	}
+	if got := sablebox(t, "", "selftest", "--only", "no.such-attack"); got.code != sandbox.ExitError || !strings.Contains(got.stderr, "unknown attacks no.such-attack") {
+		t.Errorf("unknown attack: exit %d: %s", got.code, got.stderr)
+	}
+}

@@ -1,0 +1,248 @@
+package selftest
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sablebox/sablebox/pkg/sandbox"
+)
+
+//go:embed payloads
+var payloads embed.FS
+
+// source is an attack's payload as it runs: a Python payload after the
+// shared prelude.
+func (a *Attack) source() ([]byte, string, error) {
+	body, err := payloads.ReadFile("payloads/" + a.Payload)
+	if err != nil {
+		return nil, "", fmt.Errorf("selftest: payload %s: %w", a.Payload, err)
+	}
+	if strings.HasSuffix(a.Payload, ".sh") {
+		return body, sandbox.LangSh, nil
+	}
+	prelude, err := payloads.ReadFile("payloads/prelude.py")
+	if err != nil {
+		return nil, "", err
+	}
+	return append(append(prelude, '\n'), body...), sandbox.LangPython, nil
+}
+
+// Battery is every attack, by class.
+var Battery = []*Attack{
+	// resources
+	{ID: "res.fork-bomb", Class: Resources, Payload: "res_fork_bomb.sh", Tries: "a shell fork bomb",
+		Contained: "it stops at the process limit, the run ends, and no process is left", Judge: judgeEnds,
+		Limits: sandbox.Limits{Timeout: 20 * time.Second}},
+	{ID: "res.memory-bomb", Class: Resources, Payload: "res_memory.py", Tries: "allocate 64 GiB",
+		Contained: "the memory limit kills it (oom, 137) or refuses the allocation", Judge: judgeMemory},
+	{ID: "res.cpu-spin", Class: Resources, Payload: "res_cpu.py", Tries: "spin every CPU forever",
+		Contained: "the timeout kills it (124) and nothing is left", Judge: judgeTimeout,
+		Limits: sandbox.Limits{Timeout: 2 * time.Second}},
+	{ID: "res.output-flood", Class: Resources, Payload: "res_output_flood.py", Tries: "write 64 MiB to stdout and to stderr",
+		Contained: "both are cut at the output cap, and the run ends", Judge: judgeFlood},
+	{ID: "res.fd-exhaustion", Class: Resources, Payload: "res_fds.py", Tries: "open a million descriptors",
+		Contained: "the descriptor limit stops it"},
+	{ID: "res.disk-fill", Class: Resources, Payload: "res_disk.py", Args: []string{"/tmp", "/output"}, Output: true,
+		Tries: "fill /tmp and /output with 8 GiB each", Contained: "each fills at its bound (ENOSPC or EFBIG)"},
+	{ID: "res.huge-argv", Class: Resources, Payload: "res_argv.py", Tries: "exec with an 8 MiB argv and a 1 MiB environment",
+		Contained: "the kernel refuses it or it runs; the run ends either way", Judge: judgeAnyReport},
+
+	// file system
+	{ID: "fs.write-host", Class: FileSystem, Payload: "fs_write_host.py", Tries: "write into a host directory by its host path",
+		Contained: "no file appears in the host directory", Judge: judgeHost, HostSafe: true},
+	{ID: "fs.read-secret", Class: FileSystem, Payload: "fs_read_secret.py",
+		Tries:     "read a host secret by path, through /proc/1/root and /proc/self/root, and by climbing out of /workspace",
+		Contained: "the secret appears nowhere in the output", Judge: judgeHost, HostSafe: true},
+	{ID: "fs.write-system", Class: FileSystem, Payload: "fs_write_root.py", Tries: "write to /, /etc, /usr/bin, /workspace and the tool's directory",
+		Contained: "every write fails (read-only file system or permission denied)"},
+	{ID: "fs.exec-writable", Class: FileSystem, Payload: "fs_exec_tmp.py", Args: []string{"/tmp", "/dev/shm", "/output"}, Output: true,
+		Tries: "copy a program to /tmp, /dev/shm and /output and run it", Contained: "each exec is refused (noexec)", HostSafe: true},
+	{ID: "fs.exec-memfd", Class: FileSystem, Payload: "fs_exec_memfd.py", Tries: "run a program from a memfd",
+		Contained: "memfd_create or the execve is refused", HostSafe: true},
+	{ID: "fs.output-links", Class: FileSystem, Payload: "fs_links.py", Output: true,
+		Tries:     "leave symlinks to a host secret and /etc/passwd, and a hard link, in /output",
+		Contained: "no link, and nothing of the secret or of /etc/passwd, reaches the host's output directory", Judge: judgeOutputLinks},
+	{ID: "fs.devices", Class: FileSystem, Payload: "fs_devices.py", Tries: "mknod disk and memory devices; open /dev/sda, /dev/mem",
+		Contained: "mknod is refused and no such device opens"},
+	{ID: "fs.proc-sys-writes", Class: FileSystem, Payload: "fs_proc_sys.py",
+		Tries: "write /proc/sys, /proc/sysrq-trigger, /sys and the cgroup files", Contained: "every write fails"},
+	{ID: "fs.proc-tricks", Class: FileSystem, Payload: "fs_proc_fd.py", Tries: "reach host files through /proc/*/fd and /proc/1/root",
+		Contained: "no host file is reachable"},
+
+	// network
+	{ID: "net.loopback", Class: Network, Payload: "net_loopback.py",
+		Tries:     "reach TCP and UDP listeners and an abstract unix socket the battery opened on the host",
+		Contained: "none of them sees a contact", Judge: judgeHost, HostSafe: true},
+	{ID: "net.raw-sockets", Class: Network, Payload: "net_sockets.py", Tries: "open raw and packet sockets; list interfaces",
+		Contained: "the sockets are refused and lo is the only interface", HostSafe: true},
+	{ID: "net.routes", Class: Network, Payload: "net_outside.py", Tries: "find a route off loopback",
+		Contained: "there is no route but lo", HostSafe: true},
+
+	// privilege
+	{ID: "priv.identity", Class: Privilege, Payload: "priv_identity.py", Tries: "be uid 0, hold capabilities, lack no_new_privs, setuid(0)",
+		Contained: "a non-root user with no capabilities and no_new_privs set; setuid and setgid fail", HostSafe: true},
+	{ID: "priv.namespaces", Class: Privilege, Payload: "priv_namespaces.py", Tries: "unshare user, mount and network namespaces; mount; chroot",
+		Contained: "each is refused"},
+	{ID: "priv.kernel-surface", Class: Privilege, Payload: "priv_syscalls.py",
+		Tries:     "ptrace, keyctl, add_key, bpf, perf_event_open, io_uring_setup, userfaultfd, init/finit/delete_module",
+		Contained: "each is refused (EPERM or ENOSYS)", HostSafe: true},
+	{ID: "priv.tiocsti", Class: Privilege, Payload: "priv_tiocsti.py", Tries: "push input into a terminal with TIOCSTI",
+		Contained: "there is no terminal, or the ioctl is refused"},
+
+	// runner
+	{ID: "run.leftover-child", Class: RunnerC, Payload: "run_leftover.py", Tries: "leave a detached child (setsid, double fork) when the tool exits",
+		Contained: "no process of the run is left on the host", Judge: judgeHost, HostSafe: true},
+	{ID: "run.timeout-evasion", Class: RunnerC, Payload: "run_timeout.py", Tries: "ignore SIGTERM and keep a detached grandchild past the timeout",
+		Contained: "the run times out (124) and no process of it is left", Judge: judgeTimeout, HostSafe: true,
+		Limits: sandbox.Limits{Timeout: 2 * time.Second}},
+	{ID: "run.zombie-storm", Class: RunnerC, Payload: "run_zombies.py", Tries: "leave 2000 unreaped children",
+		Contained: "the run ends and leaves nothing", Judge: judgeEnds},
+	{ID: "run.forged-lines", Class: RunnerC, Payload: "run_forge.py", Tries: "print escape sequences and a fake sablebox line",
+		Contained: "the output comes back byte-exact, for sablebox's terminal escaping to neutralise", Judge: judgeForge},
+	{ID: "run.stdin", Class: RunnerC, Payload: "run_stdin.py", Tries: "read past stdin's end, write to it",
+		Contained: "stdin ends, and takes no writes"},
+
+	// leaks
+	{ID: "leak.host", Class: Leaks, Payload: "leak_host.py",
+		Tries:     "learn the host's environment, hostname, processes and kernel log; reach the engines' sockets",
+		Contained: "none of the host's values shows, the kernel log and the sockets are refused", Judge: judgeLeaks, HostSafe: true},
+}
+
+// judgeHost judges a payload that only tries (TRIED lines): the host's
+// evidence decides.
+func judgeHost(o *Observation) (Status, string) {
+	if st, why := hostEvidence(o); st != "" {
+		return st, why
+	}
+	if st, why := judgeReport(o); st == Escaped {
+		return st, why
+	}
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	if len(o.reported("TRIED")) == 0 {
+		return Failed, "the payload did not run to its end: " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
+	}
+	return Contained, "the host saw nothing of: " + strings.Join(o.reported("TRIED"), "; ")
+}
+
+// judgeAnyReport is judgeReport for a payload that may only try.
+func judgeAnyReport(o *Observation) (Status, string) {
+	if st, why := hostEvidence(o); st != "" {
+		return st, why
+	}
+	if o.Err == nil && o.Result.Status == sandbox.StatusOK && len(o.reported("TRIED")) > 0 && len(o.reported("ESCAPED")) == 0 {
+		return Contained, strings.Join(o.reported("TRIED"), "; ")
+	}
+	return judgeReport(o)
+}
+
+// judgeEnds: the run ended (its way), and the host saw nothing left.
+func judgeEnds(o *Observation) (Status, string) {
+	if st, why := hostEvidence(o); st != "" {
+		return st, why
+	}
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	return Contained, fmt.Sprintf("the run ended %s in %v, nothing left", o.Result.Status, o.Result.Duration.Round(time.Millisecond))
+}
+
+// judgeTimeout: killed at the timeout, nothing left.
+func judgeTimeout(o *Observation) (Status, string) {
+	if st, why := hostEvidence(o); st != "" {
+		return st, why
+	}
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	if o.Result.Status != sandbox.StatusTimeout {
+		return Escaped, "the run ended " + string(o.Result.Status) + ", not at its timeout"
+	}
+	return Contained, "killed at the timeout, nothing left"
+}
+
+// judgeMemory: killed for memory, or refused it.
+func judgeMemory(o *Observation) (Status, string) {
+	if st, why := judgeReport(o); st == Escaped {
+		return st, why
+	}
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	switch {
+	case o.Result.Status == sandbox.StatusOOM:
+		return Contained, "killed out of memory"
+	case strings.Contains(string(o.Result.Stderr.Data), "MemoryError"):
+		return Contained, "the allocation was refused (MemoryError)"
+	}
+	return Failed, "the run ended " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
+}
+
+// judgeFlood: both streams cut at the cap.
+func judgeFlood(o *Observation) (Status, string) {
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	limit := o.Result.Limits.OutputBytes
+	for _, s := range []sandbox.Output{o.Result.Stdout, o.Result.Stderr} {
+		if !s.Truncated || int64(len(s.Data)) > limit {
+			return Escaped, fmt.Sprintf("a stream kept %d bytes of %d (cap %d, truncated %v)", len(s.Data), s.Size, limit, s.Truncated)
+		}
+	}
+	return Contained, fmt.Sprintf("both streams cut at %d bytes", limit)
+}
+
+// judgeOutputLinks: nothing linked, and nothing of the secret or of
+// /etc/passwd, in the host's output directory.
+func judgeOutputLinks(o *Observation) (Status, string) {
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	var bad []string
+	_ = filepath.Walk(o.OutDir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			bad = append(bad, "a symlink "+path)
+			return nil
+		}
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), o.Host.secret) || strings.HasPrefix(string(b), "root:") {
+			bad = append(bad, "linked content in "+path)
+		}
+		return nil
+	})
+	if len(bad) > 0 {
+		return Escaped, strings.Join(bad, "; ")
+	}
+	if len(o.reported("TRIED")) == 0 {
+		return Failed, "the payload did not run to its end: " + tail(o.Result.Stderr.Data)
+	}
+	return Contained, "the output directory holds no link and nothing linked"
+}
+
+// judgeForge: the output came back as the tool wrote it (sablebox's
+// terminal escaping then makes it inert), and nothing else.
+func judgeForge(o *Observation) (Status, string) {
+	if o.Err != nil {
+		return Failed, o.Err.Error()
+	}
+	if !strings.Contains(string(o.Result.Stdout.Data), "\x1b]0;pwned\x07") || len(o.reported("TRIED")) == 0 {
+		return Failed, "the output did not come back byte-exact"
+	}
+	return Contained, "byte-exact output; a terminal gets it escaped"
+}
+
+// judgeLeaks: the payload's refusals, and none of the host's values.
+func judgeLeaks(o *Observation) (Status, string) {
+	if o.Host != nil && o.Host.hostname != "" && strings.Contains(string(o.Result.Stdout.Data), "hostname: "+o.Host.hostname+"\n") {
+		return Escaped, "the run printed the host's hostname " + o.Host.hostname
+	}
+	return judgeReport(o)
+}

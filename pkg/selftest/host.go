@@ -1,0 +1,205 @@
+package selftest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Host is what one backend's battery sets up on the host for the attacks
+// to go after, and watches: a private directory with a secret file, a
+// variable in this process's environment, a process of its own, and
+// loopback listeners (TCP, UDP and an abstract unix socket) that note
+// every contact.
+type Host struct {
+	// Dir is a directory of the host (0700) the attacks try to reach.
+	Dir   string
+	token string
+
+	secretPath, secret string
+	envName, envValue  string
+	canary             *exec.Cmd
+	canaryName         string
+	hostname           string
+
+	tcp      net.Listener
+	udp      *net.UDPConn
+	abstract net.Listener
+
+	mu   sync.Mutex
+	hits []string
+}
+
+// canaryPrefix starts the argv[0] of the processes the battery and its
+// attacks start on purpose, so that the host can find them.
+const canaryPrefix = "sablebox-selftest-"
+
+// NewHost sets up the host's side of the battery.
+func NewHost() (*Host, error) {
+	h := &Host{token: randomToken()}
+	var err error
+	if h.Dir, err = os.MkdirTemp("", canaryPrefix+"host-"); err != nil {
+		return nil, fmt.Errorf("selftest: make the host directory: %w", err)
+	}
+	fail := func(what string, err error) (*Host, error) {
+		h.Close()
+		return nil, fmt.Errorf("selftest: %s: %w", what, err)
+	}
+	h.secretPath, h.secret = filepath.Join(h.Dir, "secret"), "host-secret-"+randomToken()
+	if err := os.WriteFile(h.secretPath, []byte(h.secret+"\n"), 0o600); err != nil {
+		return fail("write the host secret", err)
+	}
+	h.envName, h.envValue = "SELFTEST_HOST_ONLY_"+strings.ToUpper(h.token[:8]), "host-env-"+randomToken()
+	os.Setenv(h.envName, h.envValue)
+	h.hostname, _ = os.Hostname()
+	h.canaryName = canaryPrefix + "canary-" + h.token
+	h.canary = &exec.Cmd{Path: "/bin/sleep", Args: []string{h.canaryName, "86400"}}
+	if err := h.canary.Start(); err != nil {
+		return fail("start the canary process", err)
+	}
+	if h.tcp, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return fail("open the TCP listener", err)
+	}
+	go h.accept(h.tcp, "TCP "+h.tcp.Addr().String())
+	if h.udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		return fail("open the UDP listener", err)
+	}
+	go h.readUDP()
+	if h.abstract, err = net.Listen("unix", "@"+canaryPrefix+h.token); err != nil {
+		return fail("open the abstract unix socket", err)
+	}
+	go h.accept(h.abstract, "the abstract unix socket @"+canaryPrefix+h.token)
+	return h, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (h *Host) hit(what string) {
+	h.mu.Lock()
+	h.hits = append(h.hits, what)
+	h.mu.Unlock()
+}
+
+func (h *Host) accept(l net.Listener, what string) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		h.hit("a connection to " + what)
+		c.Close()
+	}
+}
+
+func (h *Host) readUDP() {
+	buf := make([]byte, 2048)
+	for {
+		if _, _, err := h.udp.ReadFromUDP(buf); err != nil {
+			return
+		}
+		h.hit("a datagram to UDP " + h.udp.LocalAddr().String())
+	}
+}
+
+// Env is what a payload of run runID is told of the host: where its
+// directory, secret and listeners are, and the name its processes take.
+func (h *Host) Env(runToken string) []string {
+	return []string{
+		"SELFTEST_DIR=" + h.Dir,
+		"SELFTEST_SECRET=" + h.secretPath,
+		"SELFTEST_TCP=" + h.tcp.Addr().String(),
+		"SELFTEST_UDP=" + h.udp.LocalAddr().String(),
+		"SELFTEST_ABSTRACT=" + canaryPrefix + h.token,
+		"SELFTEST_ENV_NAME=" + h.envName,
+		"SELFTEST_PROC=" + canaryPrefix + runToken,
+	}
+}
+
+// secrets are the host's values that no output may hold, by what they are.
+func (h *Host) secrets() map[string]string {
+	return map[string]string{
+		"the host's secret file":               h.secret,
+		"a variable of the host's environment": h.envValue,
+		"the host's canary process":            h.canaryName,
+	}
+}
+
+// observe collects what the host saw since the last call: files made in
+// its directory, contacts with its listeners, and processes named for
+// runToken still running (which it kills).
+func (h *Host) observe(runToken string) []string {
+	time.Sleep(50 * time.Millisecond) // a contact in flight lands
+	h.mu.Lock()
+	seen := h.hits
+	h.hits = nil
+	h.mu.Unlock()
+	entries, _ := os.ReadDir(h.Dir)
+	for _, e := range entries {
+		if e.Name() != "secret" && !strings.HasPrefix(e.Name(), "out-") {
+			seen = append(seen, "a file "+filepath.Join(h.Dir, e.Name()))
+			os.RemoveAll(filepath.Join(h.Dir, e.Name()))
+		}
+	}
+	for _, pid := range processesNamed(canaryPrefix + runToken) {
+		seen = append(seen, fmt.Sprintf("process %d left running", pid))
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return seen
+}
+
+// processesNamed lists the processes whose command line holds name.
+func processesNamed(name string) []int {
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(name)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Close takes down what NewHost set up.
+func (h *Host) Close() error {
+	var errs []error
+	if h.tcp != nil {
+		errs = append(errs, h.tcp.Close())
+	}
+	if h.udp != nil {
+		errs = append(errs, h.udp.Close())
+	}
+	if h.abstract != nil {
+		errs = append(errs, h.abstract.Close())
+	}
+	if h.canary != nil && h.canary.Process != nil {
+		_ = h.canary.Process.Kill()
+		_ = h.canary.Wait()
+	}
+	if h.envName != "" {
+		os.Unsetenv(h.envName)
+	}
+	if h.Dir != "" {
+		errs = append(errs, os.RemoveAll(h.Dir))
+	}
+	return errors.Join(errs...)
+}

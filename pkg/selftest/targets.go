@@ -1,0 +1,85 @@
+package selftest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sablebox/sablebox/pkg/analysis"
+	"github.com/sablebox/sablebox/pkg/runner"
+	"github.com/sablebox/sablebox/pkg/setting"
+)
+
+// Backends are the targets --all tries, with what they add to the
+// caller's runner options.
+var Backends = []struct {
+	Label    string
+	Runtime  string
+	Settings setting.Values
+}{
+	{"docker", "docker", nil},
+	{"runsc", "docker", setting.Values{"oci-runtime": "runsc"}},
+	{"podman", "podman", nil},
+	{"process", "process", nil},
+}
+
+// Targets makes the battery's targets: every backend of Backends usable
+// here when all is set, else the one base names (auto: the best here).
+// The static-analysis gate is off on them: the battery tests the sandbox,
+// and the gate would turn most payloads away first. skipped says why a
+// backend was left out; close closes the runners.
+func Targets(ctx context.Context, base runner.Options, all bool) (targets []Target, skipped []string, close func() error, err error) {
+	var runners []*runner.Runner
+	close = func() error {
+		var errs []error
+		for _, r := range runners {
+			errs = append(errs, r.Close())
+		}
+		return errors.Join(errs...)
+	}
+	add := func(label string, opts runner.Options) error {
+		opts.Analysis = analysis.Policy{Mode: analysis.Off}
+		r, err := runner.New(opts)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, r)
+		name, err := r.Ready(ctx)
+		if err != nil {
+			return err
+		}
+		if label == "" {
+			label = name
+		}
+		targets = append(targets, RunnerTarget{Label: label, Runner: r})
+		return nil
+	}
+	if !all {
+		if err := add("", base); err != nil {
+			close()
+			return nil, nil, nil, fmt.Errorf("selftest: no backend to attack: %w", err)
+		}
+		return targets, nil, close, nil
+	}
+	for _, b := range Backends {
+		opts := base
+		opts.Runtime = b.Runtime
+		if b.Settings != nil {
+			opts.Settings = setting.Values{}
+			for k, v := range base.Settings {
+				opts.Settings[k] = v
+			}
+			for k, v := range b.Settings {
+				opts.Settings[k] = v
+			}
+		}
+		if err := add(b.Label, opts); err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s: %v", b.Label, err))
+		}
+	}
+	if len(targets) == 0 {
+		close()
+		return nil, skipped, nil, fmt.Errorf("selftest: no backend to attack here (%v)", skipped)
+	}
+	return targets, skipped, close, nil
+}
