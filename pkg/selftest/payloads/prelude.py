@@ -60,3 +60,15 @@ def denied_syscall(what, numbers, *args):
 HOST_DIR = os.environ.get("SELFTEST_DIR", "/nonexistent")
 HOST_SECRET = os.environ.get("SELFTEST_SECRET", "/nonexistent")
 PROC_NAME = os.environ.get("SELFTEST_PROC", "sablebox-selftest-unknown")
+
+
+def leave_child():
+    """Leave a child detached (setsid, double fork), named PROC_NAME so
+    that the host can find it."""
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv("/bin/sleep", [PROC_NAME, "600"])
+        os._exit(0)
+    os.waitpid(pid, 0)
