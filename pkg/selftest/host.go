@@ -37,9 +37,18 @@ type Host struct {
 	udp      *net.UDPConn
 	abstract net.Listener
 
+	// shared are world-readable secrets in the directories every process
+	// of the host shares (sharedDirs).
+	shared      []string
+	sharedValue string
+
 	mu   sync.Mutex
 	hits []string
 }
+
+// sharedDirs are the host's directories that every process shares, which
+// a sandbox must not: the attacks leave marks and look for secrets there.
+var sharedDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
 
 // canaryPrefix starts the argv[0] of the processes the battery and its
 // attacks start on purpose, so that the host can find them.
@@ -59,6 +68,13 @@ func NewHost() (*Host, error) {
 	h.secretPath, h.secret = filepath.Join(h.Dir, "secret"), "host-secret-"+randomToken()
 	if err := os.WriteFile(h.secretPath, []byte(h.secret+"\n"), 0o600); err != nil {
 		return fail("write the host secret", err)
+	}
+	h.sharedValue = "host-shared-secret-" + randomToken()
+	for _, d := range sharedDirs {
+		p := filepath.Join(d, canaryPrefix+"shared-"+h.token)
+		if err := os.WriteFile(p, []byte(h.sharedValue+"\n"), 0o644); err == nil {
+			h.shared = append(h.shared, p)
+		}
 	}
 	h.envName, h.envValue = "SELFTEST_HOST_ONLY_"+strings.ToUpper(h.token[:8]), "host-env-"+randomToken()
 	os.Setenv(h.envName, h.envValue)
@@ -127,15 +143,18 @@ func (h *Host) Env(runToken string) []string {
 		"SELFTEST_ABSTRACT=" + canaryPrefix + h.token,
 		"SELFTEST_ENV_NAME=" + h.envName,
 		"SELFTEST_PROC=" + canaryPrefix + runToken,
+		"SELFTEST_MARK=" + canaryPrefix + "mark-" + runToken,
+		"SELFTEST_SHARED=" + canaryPrefix + "shared-" + h.token,
 	}
 }
 
 // secrets are the host's values that no output may hold, by what they are.
 func (h *Host) secrets() map[string]string {
 	return map[string]string{
-		"the host's secret file":               h.secret,
-		"a variable of the host's environment": h.envValue,
-		"the host's canary process":            h.canaryName,
+		"the host's secret file":                  h.secret,
+		"a variable of the host's environment":    h.envValue,
+		"the host's canary process":               h.canaryName,
+		"a secret in a directory the host shares": h.sharedValue,
 	}
 }
 
@@ -153,6 +172,13 @@ func (h *Host) observe(runToken string) []string {
 		if e.Name() != "secret" && !strings.HasPrefix(e.Name(), "out-") {
 			seen = append(seen, "a file "+filepath.Join(h.Dir, e.Name()))
 			os.RemoveAll(filepath.Join(h.Dir, e.Name()))
+		}
+	}
+	for _, d := range sharedDirs {
+		mark := filepath.Join(d, canaryPrefix+"mark-"+runToken)
+		if _, err := os.Lstat(mark); err == nil {
+			seen = append(seen, "a file "+mark)
+			os.RemoveAll(mark)
 		}
 	}
 	for _, pid := range processesNamed(canaryPrefix + runToken) {
@@ -194,6 +220,9 @@ func (h *Host) Close() error {
 	if h.canary != nil && h.canary.Process != nil {
 		_ = h.canary.Process.Kill()
 		_ = h.canary.Wait()
+	}
+	for _, p := range h.shared {
+		errs = append(errs, os.Remove(p))
 	}
 	if h.envName != "" {
 		os.Unsetenv(h.envName)
