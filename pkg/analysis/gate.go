@@ -144,7 +144,11 @@ func (s Subject) key() [sha256.Size]byte {
 
 // Check judges s, scanning it unless its verdict is remembered.
 func (g *Gate) Check(ctx context.Context, s Subject) Verdict {
-	if v, ok := g.recall(s); ok {
+	if g.policy.Mode == Off {
+		return Verdict{Policy: g.policy}
+	}
+	key := s.key() // once: it hashes the whole tool
+	if v, ok := g.recall(key); ok {
 		return v
 	}
 	var sc scanned
@@ -154,19 +158,16 @@ func (g *Gate) Check(ctx context.Context, s Subject) Verdict {
 		sc.findings, sc.err = Scan(ctx, s.Lang, s.Source, g.policy.Options())
 	}
 	if ctx.Err() == nil { // a scan cut short by its caller says nothing of the file
-		g.remember(s.key(), sc)
+		g.remember(key, sc)
 	}
 	return g.verdict(sc)
 }
 
-// recall is the verdict on s without a scan: at once in mode off, or
-// when s was judged before; false when it must be scanned.
-func (g *Gate) recall(s Subject) (Verdict, bool) {
-	if g.policy.Mode == Off {
-		return Verdict{Policy: g.policy}, true
-	}
+// recall is the verdict remembered for the subject of key; false when
+// it must be scanned.
+func (g *Gate) recall(key [sha256.Size]byte) (Verdict, bool) {
 	g.mu.Lock()
-	sc, ok := g.seen[s.key()]
+	sc, ok := g.seen[key]
 	g.mu.Unlock()
 	if !ok {
 		return Verdict{}, false

@@ -246,12 +246,13 @@ func (r *Runner) run(ctx context.Context, spec *sandbox.Spec, req Request) (res 
 	if err != nil {
 		return nil, err
 	}
-	if a := analysisOf(verdict); a.Verdict == sandbox.VerdictWarned {
-		r.log.WithField("run", spec.RunID).Warn(a.Note)
+	judged := analysisOf(verdict)
+	if judged.Verdict == sandbox.VerdictWarned {
+		r.log.WithField("run", spec.RunID).Warn(judged.Note)
 	}
 	defer func() {
 		if res != nil {
-			res.Analysis = analysisOf(verdict)
+			res.Analysis = judged
 		}
 	}()
 	if outDir != "" {
