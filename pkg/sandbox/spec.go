@@ -220,6 +220,10 @@ const (
 	DefaultOutputBytes = 1 << 20
 	// HomeBytes is the size of the writable home tmpfs.
 	HomeBytes = 16 << 20
+	// StackBytes is RLIMIT_STACK, soft and hard: the stack a tool may
+	// grow, and so a bound of a quarter of it on an exec's argv and
+	// environment, whatever the host's daemon runs with.
+	StackBytes = 8 << 20
 )
 
 // DefaultLimits returns the limits used when the caller sets none.

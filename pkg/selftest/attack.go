@@ -86,6 +86,8 @@ type Observation struct {
 	Seen []string
 	// OutDir is the host directory the run's /output landed in, if any.
 	OutDir string
+	// terminal is what the target shows a terminal of a tool's output.
+	terminal func([]byte) []byte
 }
 
 // Outcome is the verdict on one attack on one backend.

@@ -1,6 +1,7 @@
 package selftest
 
 import (
+	"bytes"
 	"embed"
 	"fmt"
 	"os"
@@ -34,22 +35,21 @@ func (a *Attack) source() ([]byte, string, error) {
 // Battery is every attack, by class.
 var Battery = []*Attack{
 	// resources
-	{ID: "res.fork-bomb", Class: Resources, Payload: "res_fork_bomb.sh", Tries: "a shell fork bomb",
-		Contained: "it stops at the process limit, the run ends, and no process is left", Judge: judgeEnds,
-		Limits: sandbox.Limits{Timeout: 20 * time.Second}},
-	{ID: "res.memory-bomb", Class: Resources, Payload: "res_memory.py", Tries: "allocate 64 GiB",
+	{ID: "res.fork-bomb", Class: Resources, Payload: "res_fork_bomb.py", Tries: "a fork bomb, to four times the process limit",
+		Contained: "a fork is refused at the process limit, and no process is left"},
+	{ID: "res.memory-bomb", Class: Resources, Payload: "res_memory.py", Tries: "allocate and touch four times the memory limit",
 		Contained: "the memory limit kills it (oom, 137) or refuses the allocation", Judge: judgeMemory},
 	{ID: "res.cpu-spin", Class: Resources, Payload: "res_cpu.py", Tries: "spin every CPU forever",
 		Contained: "the timeout kills it (124) and nothing is left", Judge: judgeTimeout,
 		Limits: sandbox.Limits{Timeout: 2 * time.Second}},
 	{ID: "res.output-flood", Class: Resources, Payload: "res_output_flood.py", Tries: "write 64 MiB to stdout and to stderr",
 		Contained: "both are cut at the output cap, and the run ends", Judge: judgeFlood},
-	{ID: "res.fd-exhaustion", Class: Resources, Payload: "res_fds.py", Tries: "open a million descriptors",
+	{ID: "res.fd-exhaustion", Class: Resources, Payload: "res_fds.py", Tries: "open four times the descriptor limit",
 		Contained: "the descriptor limit stops it"},
 	{ID: "res.disk-fill", Class: Resources, Payload: "res_disk.py", Args: []string{"/tmp", "/output"}, Output: true,
-		Tries: "fill /tmp and /output with 8 GiB each", Contained: "each fills at its bound (ENOSPC or EFBIG)"},
-	{ID: "res.huge-argv", Class: Resources, Payload: "res_argv.py", Tries: "exec with an 8 MiB argv and a 1 MiB environment",
-		Contained: "the kernel refuses it or it runs; the run ends either way", Judge: judgeAnyReport},
+		Tries: "fill /tmp and /output past their bounds", Contained: "each fills at its bound (ENOSPC or EFBIG)"},
+	{ID: "res.huge-argv", Class: Resources, Payload: "res_argv.py", Tries: "lift the stack limit and exec with a 4 MiB argv and environment",
+		Contained: "the stack limit stays, and the kernel refuses the exec (E2BIG)"},
 
 	// file system
 	{ID: "fs.write-host", Class: FileSystem, Payload: "fs_write_host.py", Tries: "write into a host directory by its host path",
@@ -78,9 +78,9 @@ var Battery = []*Attack{
 	{ID: "fs.devices", Class: FileSystem, Payload: "fs_devices.py", Tries: "mknod disk and memory devices; open /dev/sda, /dev/mem",
 		Contained: "mknod is refused and no such device opens"},
 	{ID: "fs.proc-sys-writes", Class: FileSystem, Payload: "fs_proc_sys.py",
-		Tries: "write /proc/sys, /proc/sysrq-trigger, /sys and the cgroup files", Contained: "every write fails"},
-	{ID: "fs.proc-tricks", Class: FileSystem, Payload: "fs_proc_fd.py", Tries: "reach host files through /proc/*/fd and /proc/1/root",
-		Contained: "no host file is reachable"},
+		Tries: "open /proc/sys, /proc/sysrq-trigger, /sys and the cgroup files for writing", Contained: "every open fails"},
+	{ID: "fs.proc-tricks", Class: FileSystem, Payload: "fs_proc_fd.py", Tries: "reach host files through /proc/*/fd and /proc/*/root",
+		Contained: "no host file is reachable", HostSafe: true},
 
 	// network
 	{ID: "net.loopback", Class: Network, Payload: "net_loopback.py",
@@ -108,10 +108,10 @@ var Battery = []*Attack{
 	{ID: "run.timeout-evasion", Class: RunnerC, Payload: "run_timeout.py", Tries: "ignore SIGTERM and keep a detached grandchild past the timeout",
 		Contained: "the run times out (124) and no process of it is left", Judge: judgeTimeout, HostSafe: true,
 		Limits: sandbox.Limits{Timeout: 2 * time.Second}},
-	{ID: "run.zombie-storm", Class: RunnerC, Payload: "run_zombies.py", Tries: "leave 2000 unreaped children",
-		Contained: "the run ends and leaves nothing", Judge: judgeEnds},
+	{ID: "run.zombie-storm", Class: RunnerC, Payload: "run_zombies.py", Tries: "leave four times the process limit of unreaped children",
+		Contained: "the process limit stops it, and the run leaves nothing"},
 	{ID: "run.forged-lines", Class: RunnerC, Payload: "run_forge.py", Tries: "print escape sequences and a fake sablebox line",
-		Contained: "the output comes back byte-exact, for sablebox's terminal escaping to neutralise", Judge: judgeForge},
+		Contained: "the output comes back byte-exact, and what sablebox shows a terminal of it holds no escape", Judge: judgeForge},
 	{ID: "run.stdin", Class: RunnerC, Payload: "run_stdin.py", Tries: "read past stdin's end, write to it",
 		Contained: "stdin ends, and takes no writes"},
 
@@ -137,28 +137,6 @@ func judgeHost(o *Observation) (Status, string) {
 		return Failed, "the payload did not run to its end: " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
 	}
 	return Contained, "the host saw nothing of: " + strings.Join(o.reported("TRIED"), "; ")
-}
-
-// judgeAnyReport is judgeReport for a payload that may only try.
-func judgeAnyReport(o *Observation) (Status, string) {
-	if st, why := hostEvidence(o); st != "" {
-		return st, why
-	}
-	if o.Err == nil && o.Result.Status == sandbox.StatusOK && len(o.reported("TRIED")) > 0 && len(o.reported("ESCAPED")) == 0 {
-		return Contained, strings.Join(o.reported("TRIED"), "; ")
-	}
-	return judgeReport(o)
-}
-
-// judgeEnds: the run ended (its way), and the host saw nothing left.
-func judgeEnds(o *Observation) (Status, string) {
-	if st, why := hostEvidence(o); st != "" {
-		return st, why
-	}
-	if o.Err != nil {
-		return Failed, o.Err.Error()
-	}
-	return Contained, fmt.Sprintf("the run ended %s in %v, nothing left", o.Result.Status, o.Result.Duration.Round(time.Millisecond))
 }
 
 // judgeTimeout: killed at the timeout, nothing left.
@@ -236,16 +214,20 @@ func judgeOutputLinks(o *Observation) (Status, string) {
 	return Contained, "the output directory holds no link and nothing linked"
 }
 
-// judgeForge: the output came back as the tool wrote it (sablebox's
-// terminal escaping then makes it inert), and nothing else.
+// judgeForge: the output came back as the tool wrote it, and the
+// terminal is shown nothing that acts on it.
 func judgeForge(o *Observation) (Status, string) {
 	if o.Err != nil {
 		return Failed, o.Err.Error()
 	}
-	if !strings.Contains(string(o.Result.Stdout.Data), "\x1b]0;pwned\x07") || len(o.reported("TRIED")) == 0 {
+	raw := o.Result.Stdout.Data
+	if !bytes.Contains(raw, []byte("\x1b]0;pwned\x07")) || len(o.reported("TRIED")) == 0 {
 		return Failed, "the output did not come back byte-exact"
 	}
-	return Contained, "byte-exact output; a terminal gets it escaped"
+	if shown := o.terminal(raw); bytes.ContainsAny(shown, "\x1b\x07\r") {
+		return Escaped, fmt.Sprintf("a terminal is shown the escapes: %q", shown[:min(len(shown), 60)])
+	}
+	return Contained, "byte-exact output; a terminal is shown it escaped"
 }
 
 // judgeLeaks: the payload's refusals, and none of the host's values.

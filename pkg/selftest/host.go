@@ -28,6 +28,7 @@ type Host struct {
 	token string
 
 	secretPath, secret string
+	secretFile         *os.File // held open: the attacks look for it under /proc/*/fd
 	envName, envValue  string
 	canary             *exec.Cmd
 	canaryName         string
@@ -68,6 +69,9 @@ func NewHost() (*Host, error) {
 	h.secretPath, h.secret = filepath.Join(h.Dir, "secret"), "host-secret-"+randomToken()
 	if err := os.WriteFile(h.secretPath, []byte(h.secret+"\n"), 0o600); err != nil {
 		return fail("write the host secret", err)
+	}
+	if h.secretFile, err = os.Open(h.secretPath); err != nil {
+		return fail("open the host secret", err)
 	}
 	h.sharedValue = "host-shared-secret-" + randomToken()
 	for _, d := range sharedDirs {
@@ -216,6 +220,9 @@ func (h *Host) Close() error {
 	}
 	if h.abstract != nil {
 		errs = append(errs, h.abstract.Close())
+	}
+	if h.secretFile != nil {
+		errs = append(errs, h.secretFile.Close())
 	}
 	if h.canary != nil && h.canary.Process != nil {
 		_ = h.canary.Process.Kill()

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
+	"github.com/sablebox/sablebox/pkg/termsafe"
 )
 
 // Target is a sandbox the battery attacks: a backend behind the normal
@@ -20,6 +22,12 @@ type Target interface {
 	Name() string
 	// Run runs one request to its end.
 	Run(ctx context.Context, req runner.Request) (*sandbox.Result, error)
+}
+
+// Terminal is a target that shows a terminal a tool's output its own way;
+// any other shows it as `sablebox run` does (see termsafe).
+type Terminal interface {
+	Terminal(output []byte) []byte
 }
 
 // RunnerTarget attacks a Runner.
@@ -128,12 +136,15 @@ func Attempt(ctx context.Context, t Target, host *Host, a *Attack) Outcome {
 	req := runner.Request{
 		Tool:   &sandbox.ToolFile{Name: name, Lang: lang, Content: src},
 		Args:   a.Args,
-		Env:    host.Env(runToken),
+		Env:    append(host.Env(runToken), limitsEnv(a.Limits.WithDefaults())...),
 		Limits: a.Limits,
 		Files:  []sandbox.File{{Path: "data.txt", Content: []byte("workspace data\n")}},
 		Stdin:  strings.NewReader("stdin data\n"),
 	}
-	o := &Observation{Attack: a, Backend: t.Name(), Host: host}
+	o := &Observation{Attack: a, Backend: t.Name(), Host: host, terminal: termsafe.Escape}
+	if term, ok := t.(Terminal); ok {
+		o.terminal = term.Terminal
+	}
 	if a.Output {
 		o.OutDir = filepath.Join(host.Dir, "out-"+runToken)
 		req.Output = o.OutDir
@@ -150,4 +161,16 @@ func Attempt(ctx context.Context, t Target, host *Host, a *Attack) Outcome {
 	}
 	out.Status, out.Detail = judge(o)
 	return out
+}
+
+// limitsEnv tells a payload the run's limits, which the resource attacks
+// go past by a bounded amount.
+func limitsEnv(l sandbox.Limits) []string {
+	return []string{
+		"SELFTEST_PIDS=" + strconv.FormatInt(l.Pids, 10),
+		"SELFTEST_MEMORY=" + strconv.FormatInt(l.MemoryBytes, 10),
+		"SELFTEST_NOFILE=" + strconv.FormatUint(l.NoFile, 10),
+		"SELFTEST_TMP=" + strconv.FormatInt(l.TmpBytes, 10),
+		"SELFTEST_OUTPUT=" + strconv.FormatInt(sandbox.MaxFileBytes, 10),
+	}
 }

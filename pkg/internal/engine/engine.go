@@ -93,7 +93,7 @@ func Protections() []string {
 		"user: uid 1000, gid 1000",
 		"seccomp: sablebox profile",
 		"memory limit, no swap; cpu quota; pids limit",
-		"ulimits: nofile, nproc, fsize, core=0",
+		"ulimits: nofile, nproc, fsize, stack, core=0",
 		"ipc: private; init process reaps the tree",
 		"workspace: read-only bind",
 	}

@@ -69,6 +69,7 @@ func containerConfig(spec *sandbox.Spec, labels map[string]string, ociRuntime st
 				{Name: "nproc", Soft: int64(l.NProc), Hard: int64(l.NProc)},
 				{Name: "core", Soft: 0, Hard: 0},
 				{Name: "fsize", Soft: l.TmpBytes, Hard: l.TmpBytes},
+				{Name: "stack", Soft: sandbox.StackBytes, Hard: sandbox.StackBytes},
 			},
 		},
 		LogConfig: container.LogConfig{Type: "none"},

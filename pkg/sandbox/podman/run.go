@@ -279,6 +279,7 @@ func specGenerator(s *sandbox.Spec, owner sandbox.Owner, deadline time.Time, pro
 		{Type: "nproc", Soft: l.NProc, Hard: l.NProc},
 		{Type: "core", Soft: 0, Hard: 0},
 		{Type: "fsize", Soft: uint64(l.TmpBytes), Hard: uint64(l.TmpBytes)},
+		{Type: "stack", Soft: sandbox.StackBytes, Hard: sandbox.StackBytes},
 	}
 	return g
 }

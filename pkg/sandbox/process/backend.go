@@ -308,7 +308,7 @@ func (b *Backend) stageConfig(spec *sandbox.Spec, p plan, dir string) (stage.Con
 		ToolDir: filepath.Join(dir, "tool"), Workspace: spec.Workspace,
 		Limits: stage.Limits{
 			Timeout: l.Timeout, MemoryBytes: l.MemoryBytes, Pids: l.Pids, NoFile: l.NoFile,
-			TmpBytes: l.TmpBytes, HomeBytes: sandbox.HomeBytes,
+			TmpBytes: l.TmpBytes, HomeBytes: sandbox.HomeBytes, StackBytes: sandbox.StackBytes,
 		},
 		UID: sandbox.UID, GID: sandbox.GID,
 		DropIDs: os.Geteuid() == 0 && !p.has[LayerUserNS],

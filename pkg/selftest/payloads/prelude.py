@@ -60,6 +60,13 @@ def denied_syscall(what, numbers, *args):
 HOST_DIR = os.environ.get("SELFTEST_DIR", "/nonexistent")
 HOST_SECRET = os.environ.get("SELFTEST_SECRET", "/nonexistent")
 PROC_NAME = os.environ.get("SELFTEST_PROC", "sablebox-selftest-unknown")
+# The run's limits, which the resource attacks go past (by a bounded
+# amount, so that a sandbox without them does no harm).
+LIMIT_PIDS = int(os.environ.get("SELFTEST_PIDS", "10"))
+LIMIT_MEMORY = int(os.environ.get("SELFTEST_MEMORY", str(256 << 20)))
+LIMIT_NOFILE = int(os.environ.get("SELFTEST_NOFILE", "256"))
+LIMIT_TMP = int(os.environ.get("SELFTEST_TMP", str(64 << 20)))
+LIMIT_OUTPUT = int(os.environ.get("SELFTEST_OUTPUT", str(64 << 20)))
 
 
 def leave_child():

@@ -121,6 +121,7 @@ func setRlimits(cfg Config, final *finalStep) error {
 		unix.RLIMIT_CORE:   0,
 		unix.RLIMIT_NOFILE: l.NoFile,
 		unix.RLIMIT_FSIZE:  uint64(l.TmpBytes),
+		unix.RLIMIT_STACK:  l.StackBytes,
 	}
 	for res, v := range limits {
 		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v}); err != nil {

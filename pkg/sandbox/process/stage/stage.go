@@ -111,6 +111,8 @@ type Limits struct {
 	// TmpBytes sizes /tmp and /dev/shm and bounds a file's size;
 	// HomeBytes sizes the home dir.
 	TmpBytes, HomeBytes int64
+	// StackBytes is RLIMIT_STACK.
+	StackBytes uint64
 }
 
 // Run runs the stage this process was started as, and never returns;
