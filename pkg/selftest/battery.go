@@ -75,6 +75,12 @@ var Battery = []*Attack{
 	{ID: "fs.output-links", Class: FileSystem, Payload: "fs_links.py", Output: true,
 		Tries:     "leave symlinks to a host secret and /etc/passwd, and a hard link, in /output",
 		Contained: "no link, and nothing of the secret or of /etc/passwd, reaches the host's output directory", Judge: judgeOutputLinks},
+	{ID: "fs.output-race", Class: FileSystem, Payload: "fs_output_race.py", Output: true,
+		Tries:     "swap /output's entries with links to the host directory and secret while sablebox collects them",
+		Contained: "nothing lands in the host directory, and no link or secret in the output directory", Judge: judgeOutputLinks},
+	{ID: "fs.link-tricks", Class: FileSystem, Payload: "fs_link_tricks.py",
+		Tries:     "read the host secret through symlinks, a hard link, /proc/self/root and a descriptor of /",
+		Contained: "the secret appears nowhere in the output", Judge: judgeHost, HostSafe: true},
 	{ID: "fs.devices", Class: FileSystem, Payload: "fs_devices.py", Tries: "mknod disk and memory devices; open /dev/sda, /dev/mem",
 		Contained: "mknod is refused and no such device opens"},
 	{ID: "fs.proc-sys-writes", Class: FileSystem, Payload: "fs_proc_sys.py",
@@ -86,6 +92,18 @@ var Battery = []*Attack{
 	{ID: "net.loopback", Class: Network, Payload: "net_loopback.py",
 		Tries:     "reach TCP and UDP listeners and an abstract unix socket the battery opened on the host",
 		Contained: "none of them sees a contact", Judge: judgeHost, HostSafe: true},
+	{ID: "net.loopback6", Class: Network, Payload: "net_loopback6.py",
+		Tries: "reach TCP and UDP listeners the battery opened on the host's ::1", Contained: "neither sees a contact",
+		Judge: judgeHost, HostSafe: true},
+	{ID: "net.dns", Class: Network, Payload: "net_dns.py",
+		Tries:     "send DNS queries over UDP and TCP to a resolver the battery runs on the host's loopback",
+		Contained: "the resolver sees no query", Judge: judgeHost, HostSafe: true},
+	{ID: "net.bind-listener", Class: Network, Payload: "net_bind.py",
+		Tries: "listen on loopback ports that the host dials while the run lasts", Contained: "the host reaches no listener of the tool",
+		Judge: judgeHost, HostSafe: true},
+	{ID: "net.unix-socket", Class: Network, Payload: "net_unix.py",
+		Tries: "connect to a unix socket the battery listens on, by its host path", Contained: "the socket sees no contact",
+		Judge: judgeHost, HostSafe: true},
 	{ID: "net.raw-sockets", Class: Network, Payload: "net_sockets.py", Tries: "open raw and packet sockets; list interfaces",
 		Contained: "the sockets are refused and lo is the only interface", HostSafe: true},
 	{ID: "net.routes", Class: Network, Payload: "net_outside.py", Tries: "find a route off loopback",
@@ -99,6 +117,12 @@ var Battery = []*Attack{
 	{ID: "priv.kernel-surface", Class: Privilege, Payload: "priv_syscalls.py",
 		Tries:     "ptrace, keyctl, add_key, bpf, perf_event_open, io_uring_setup, userfaultfd, init/finit/delete_module",
 		Contained: "each is refused (EPERM or ENOSYS)", HostSafe: true},
+	{ID: "priv.host-process", Class: Privilege, Payload: "priv_host_process.py",
+		Tries: "ptrace and kill a process of the host by its pid", Contained: "the host's process is out of reach, and lives",
+		Judge: judgeHost, HostSafe: true},
+	{ID: "priv.cgroup-mount", Class: Privilege, Payload: "priv_cgroup.py",
+		Tries:     "mount cgroup v1 and v2 and open release_agent and the root cgroup.procs for writing",
+		Contained: "every mount is refused"},
 	{ID: "priv.tiocsti", Class: Privilege, Payload: "priv_tiocsti.py", Tries: "push input into a terminal with TIOCSTI",
 		Contained: "there is no terminal, or the ioctl is refused"},
 
@@ -119,6 +143,12 @@ var Battery = []*Attack{
 	{ID: "leak.host", Class: Leaks, Payload: "leak_host.py",
 		Tries:     "learn the host's environment, hostname, processes and kernel log; reach the engines' sockets",
 		Contained: "none of the host's values shows, the kernel log and the sockets are refused", Judge: judgeLeaks, HostSafe: true},
+	{ID: "leak.host-process", Class: Leaks, Payload: "leak_host_process.py",
+		Tries:     "read a host process's environment, command line, memory map, cwd and root through /proc/PID",
+		Contained: "none of it shows", Judge: judgeHost, HostSafe: true},
+	{ID: "leak.identity", Class: Leaks, Payload: "leak_identity.py",
+		Tries: "learn the host's machine id and its interfaces' MAC addresses", Contained: "neither shows",
+		Judge: judgeHost, HostSafe: true},
 }
 
 // judgeHost judges a payload that only tries (TRIED lines): the host's
@@ -187,6 +217,9 @@ func judgeFlood(o *Observation) (Status, string) {
 // judgeOutputLinks: nothing linked, and nothing of the secret or of
 // /etc/passwd, in the host's output directory.
 func judgeOutputLinks(o *Observation) (Status, string) {
+	if st, why := hostEvidence(o); st != "" {
+		return st, why
+	}
 	if o.Err != nil {
 		return Failed, o.Err.Error()
 	}

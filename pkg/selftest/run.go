@@ -150,7 +150,15 @@ func Attempt(ctx context.Context, t Target, host *Host, a *Attack) Outcome {
 		req.Output = o.OutDir
 		defer os.RemoveAll(o.OutDir)
 	}
+	stop := make(chan struct{})
+	probed := make(chan struct{})
+	go func() {
+		host.probe(stop)
+		close(probed)
+	}()
 	o.Result, o.Err = t.Run(ctx, req)
+	close(stop)
+	<-probed
 	o.Seen = host.observe(runToken)
 	if o.Err == nil && o.Result == nil {
 		o.Err = fmt.Errorf("no result")
