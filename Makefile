@@ -33,13 +33,16 @@ test: build ## all tests; integration tests skip without an engine unless SABLEB
 	@if [ "$$CI" = true ]; then SABLEBOX_DOCKERD_RESTART=1 $(GO) test -race -count=1 -run TestPoolRefillsAfterADaemonRestart ./pkg/pool; fi
 
 UNPRIVILEGED ?= 65534
-test-unprivileged: helper ## the process sandbox's suite again, as an unprivileged user (run as root)
+test-unprivileged: build ## the process sandbox's suite and the containment battery again, as an unprivileged user (run as root)
 	@dir=$$(mktemp -d /tmp/sablebox-unpriv-XXXXXX); trap 'rm -rf "$$dir"' EXIT; chmod 755 "$$dir"; \
-	$(GO) test -c -o "$$dir/process.test" ./pkg/sandbox/process && \
+	$(GO) test -c -o "$$dir/process.test" ./pkg/sandbox/process && cp $(BIN) "$$dir/sablebox" && \
 	cd /tmp && setpriv --reuid=$(UNPRIVILEGED) --regid=$(UNPRIVILEGED) --clear-groups \
 		env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp SABLEBOX_REQUIRE=$(SABLEBOX_REQUIRE) \
 		"$$dir/process.test" -test.count=1 -test.timeout=10m -test.v | grep -E '^(--- |=== NAME|PASS|FAIL|ok)|SKIP|suite.go|_test.go' ; \
-	exit $${PIPESTATUS[0]}
+	rc=$${PIPESTATUS[0]}; [ $$rc -eq 0 ] || exit $$rc; \
+	echo "==> the containment battery on the process sandbox, as uid $(UNPRIVILEGED)"; \
+	setpriv --reuid=$(UNPRIVILEGED) --regid=$(UNPRIVILEGED) --clear-groups \
+		env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp "$$dir/sablebox" selftest --runtime process
 
 FUZZTIME ?= 1m
 FUZZ     := FuzzScanPython FuzzScanShell

@@ -20,9 +20,21 @@ func Escapes(outcomes []Outcome) int {
 	return n
 }
 
+// Report is what a battery found.
+type Report struct {
+	Outcomes []Outcome
+	// Skipped are the backends not attacked, with why.
+	Skipped []string
+	// Confinement says what the battery itself ran inside, or why it ran
+	// unconfined.
+	Confinement string
+}
+
 // Table writes the attack × backend table, the details of every outcome
-// that was not contained, and a summary line per backend.
-func Table(w io.Writer, outcomes []Outcome, skipped []string) error {
+// that was not contained, what the battery ran in, and a summary line
+// per backend.
+func (r Report) Table(w io.Writer) error {
+	outcomes, skipped := r.Outcomes, r.Skipped
 	var backends []string
 	cell := map[string]map[string]Outcome{}
 	var attacks []string
@@ -57,6 +69,9 @@ func Table(w io.Writer, outcomes []Outcome, skipped []string) error {
 	for _, s := range skipped {
 		fmt.Fprintf(&b, "not attacked: %s\n", s)
 	}
+	if r.Confinement != "" {
+		fmt.Fprintf(&b, "the battery ran in %s\n", r.Confinement)
+	}
 	for _, be := range backends {
 		var contained, escaped, na int
 		for _, a := range attacks {
@@ -79,16 +94,19 @@ func Table(w io.Writer, outcomes []Outcome, skipped []string) error {
 	return err
 }
 
-// JSON writes {"outcomes": […], "skipped": […], "escapes": N}.
-func JSON(w io.Writer, outcomes []Outcome, skipped []string) error {
+// JSON writes {"outcomes": […], "skipped": […], "confinement": "…",
+// "escapes": N}.
+func (r Report) JSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	outcomes := r.Outcomes
 	if outcomes == nil {
 		outcomes = []Outcome{}
 	}
 	return enc.Encode(struct {
-		Outcomes []Outcome `json:"outcomes"`
-		Skipped  []string  `json:"skipped,omitempty"`
-		Escapes  int       `json:"escapes"`
-	}{outcomes, skipped, Escapes(outcomes)})
+		Outcomes    []Outcome `json:"outcomes"`
+		Skipped     []string  `json:"skipped,omitempty"`
+		Confinement string    `json:"confinement,omitempty"`
+		Escapes     int       `json:"escapes"`
+	}{outcomes, r.Skipped, r.Confinement, Escapes(outcomes)})
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/sablebox/sablebox/pkg/analysis"
 	"github.com/sablebox/sablebox/pkg/runner"
+	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
@@ -53,6 +55,15 @@ func Targets(ctx context.Context, base runner.Options, all bool) (targets []Targ
 		}
 		targets = append(targets, RunnerTarget{Label: label, Runner: r})
 		return nil
+	}
+	if parent := os.Getenv(CgroupEnv); parent != "" {
+		// Confined: the process sandbox's runs nest in the battery's cgroup.
+		settings := setting.Values{}
+		for k, v := range base.Settings {
+			settings[k] = v
+		}
+		settings[process.KeyCgroupParent] = parent
+		base.Settings = settings
 	}
 	if !all {
 		if err := add("", base); err != nil {

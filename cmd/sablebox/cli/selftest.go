@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,7 +11,7 @@ import (
 )
 
 func newSelftestCmd(a *app) *cobra.Command {
-	var all, asJSON, list bool
+	var all, asJSON, list, noConfine bool
 	var only []string
 	cmd := &cobra.Command{
 		Use:   "selftest [--runtime R | --all] [--only ID,...] [--json]",
@@ -23,6 +24,13 @@ judge each from the host wherever the host can see the effect: a file it
 tries to write or read on the host, loopback listeners it tries to reach, a
 process it tries to leave behind. The static-analysis gate is off for the
 battery: it tests the sandbox, which must hold with no gate before it.
+
+As root, the battery runs itself again in a mount namespace and a memory
+and pids cgroup of its own (the process sandbox's runs nest in that cgroup),
+so that an attack that gets past a weak sandbox can neither cover a host
+directory nor exhaust the machine; the report says what it ran in. As
+another user it runs with that user's rights only. --no-confine runs it in
+this process as it is.
 
 Exit code: 0 when every attack was contained; 1 when one escaped or proved
 nothing (ERROR).`,
@@ -37,6 +45,21 @@ nothing (ERROR).`,
 			attacks, err := selftest.Select(only)
 			if err != nil {
 				return err
+			}
+			confinement := os.Getenv(selftest.ConfinedEnv)
+			switch {
+			case confinement != "":
+			case noConfine:
+				confinement = "this process, unconfined (--no-confine)"
+			default:
+				code, err := selftest.Confine(cmd.Context(), nil, a.streams.Out, a.streams.Err)
+				if err == nil {
+					if code != 0 {
+						return exitError{code}
+					}
+					return nil
+				}
+				confinement = "this process, unconfined: " + err.Error()
 			}
 			opts, err := a.runnerOptions()
 			if err != nil {
@@ -62,10 +85,11 @@ nothing (ERROR).`,
 			if err != nil {
 				return err
 			}
+			report := selftest.Report{Outcomes: outcomes, Skipped: skipped, Confinement: confinement}
 			if asJSON {
-				err = selftest.JSON(a.streams.Out, outcomes, skipped)
+				err = report.JSON(a.streams.Out)
 			} else {
-				err = selftest.Table(a.streams.Out, outcomes, skipped)
+				err = report.Table(a.streams.Out)
 			}
 			if err != nil {
 				return fmt.Errorf("write the report: %w", err)
@@ -82,6 +106,7 @@ nothing (ERROR).`,
 	f.StringSliceVar(&only, "only", nil, "run only these attacks (ids from --list)")
 	f.BoolVar(&asJSON, "json", false, "print the outcomes as JSON")
 	f.BoolVar(&list, "list", false, "list the attacks and exit")
+	f.BoolVar(&noConfine, "no-confine", false, "run the battery in this process, not in a mount namespace and cgroup of its own")
 	return cmd
 }
 

@@ -48,6 +48,9 @@ type Options struct {
 	// the sandbox's own processes (root, or a kernel whose Yama scope
 	// lets a parent trace its children).
 	Learn func(runID string, syscalls []int)
+	// CgroupParent is the cgroup, relative to each hierarchy's root, that
+	// holds the runs' cgroups; DefaultCgroupParent when empty.
+	CgroupParent string
 }
 
 // Backend runs tools as confined child processes.
@@ -110,6 +113,12 @@ var _ sandbox.Backend = (*Backend)(nil)
 func New(opts Options) (*Backend, error) {
 	if opts.Require == nil {
 		opts.Require = DefaultRequire
+	}
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = DefaultCgroupParent
+	}
+	if err := checkCgroupParent(opts.CgroupParent); err != nil {
+		return nil, fmt.Errorf("%w: process cgroup parent %q: %v", sandbox.ErrInvalidSpec, opts.CgroupParent, err)
 	}
 	for _, r := range opts.Require {
 		if !slices.Contains(AllLayers, r) {
@@ -256,7 +265,7 @@ func (s *stage1) prepare(spec *sandbox.Spec, name string) error {
 	}
 	s.cfg = cfg
 	if s.plan.has[LayerCgroup] {
-		if s.cg, err = newCgroup(name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
+		if s.cg, err = newCgroup(s.b.opts.CgroupParent, name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
 			return err
 		}
 	}
@@ -708,7 +717,7 @@ func (b *Backend) Reap(context.Context) (int, error) {
 			reaped++
 		}
 	}
-	for name, dirs := range cgroupDirs() {
+	for name, dirs := range cgroupDirs(b.opts.CgroupParent) {
 		labels, ok := labelsOf(name, boot)
 		if !ok {
 			continue

@@ -15,9 +15,19 @@ import (
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 )
 
-// cgroupParent names the directory under each hierarchy that holds
-// sablebox's per-run cgroups.
-const cgroupParent = "sablebox"
+// DefaultCgroupParent names the directory under each hierarchy that
+// holds sablebox's per-run cgroups, unless Options.CgroupParent says
+// another.
+const DefaultCgroupParent = "sablebox"
+
+// checkCgroupParent accepts a cgroup path relative to each hierarchy's
+// root: names joined by "/", none of them "." or "..".
+func checkCgroupParent(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || filepath.Clean(p) != p || slices.Contains(strings.Split(p, "/"), "..") {
+		return errors.New("want a clean path relative to the cgroup root, such as sablebox or system.slice/sablebox")
+	}
+	return nil
+}
 
 // cgroupUsable says why no per-run cgroup can be made here, or nil.
 func cgroupUsable() error {
@@ -48,20 +58,26 @@ type cgroup struct {
 
 // newCgroup makes the run's cgroup with the memory (no swap) and pids
 // limits.
-func newCgroup(name string, memory, pids int64) (*cgroup, error) {
+func newCgroup(parent, name string, memory, pids int64) (*cgroup, error) {
 	cg := &cgroup{v2: engine.CgroupV2Only()}
 	if cg.v2 {
-		parent := filepath.Join(engine.CgroupRoot, cgroupParent)
-		if err := os.MkdirAll(parent, 0o755); err != nil {
+		dir := filepath.Join(engine.CgroupRoot, parent)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		for _, dir := range []string{engine.CgroupRoot, parent} {
-			_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
+		// Every level from the root down to the parent hands the
+		// controllers on.
+		levels := []string{engine.CgroupRoot}
+		for _, name := range strings.Split(parent, "/") {
+			levels = append(levels, filepath.Join(levels[len(levels)-1], name))
 		}
-		cg.dirs = []string{filepath.Join(parent, name)}
+		for _, d := range levels {
+			_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
+		}
+		cg.dirs = []string{filepath.Join(dir, name)}
 	} else {
 		for _, c := range []string{"memory", "pids"} {
-			cg.dirs = append(cg.dirs, filepath.Join(engine.CgroupRoot, c, cgroupParent, name))
+			cg.dirs = append(cg.dirs, filepath.Join(engine.CgroupRoot, c, parent, name))
 		}
 	}
 	for _, d := range cg.dirs {
@@ -191,14 +207,15 @@ func (cg *cgroup) remove() error {
 	return errors.Join(errs...)
 }
 
-// cgroupDirs lists the run cgroups under each hierarchy, by name.
-func cgroupDirs() map[string][]string {
+// cgroupDirs lists the run cgroups under parent in each hierarchy, by
+// name.
+func cgroupDirs(parent string) map[string][]string {
 	out := map[string][]string{}
 	var parents []string
 	if engine.CgroupV2Only() {
-		parents = []string{filepath.Join(engine.CgroupRoot, cgroupParent)}
+		parents = []string{filepath.Join(engine.CgroupRoot, parent)}
 	} else {
-		parents = []string{filepath.Join(engine.CgroupRoot, "memory", cgroupParent), filepath.Join(engine.CgroupRoot, "pids", cgroupParent)}
+		parents = []string{filepath.Join(engine.CgroupRoot, "memory", parent), filepath.Join(engine.CgroupRoot, "pids", parent)}
 	}
 	for _, p := range parents {
 		entries, _ := os.ReadDir(p)

@@ -27,7 +27,7 @@ func leftovers(_ context.Context, runID string) (int, error) {
 			n++
 		}
 	}
-	for name := range cgroupDirs() {
+	for name := range cgroupDirs(DefaultCgroupParent) {
 		if strings.HasSuffix(name, "-"+runID) {
 			n++
 		}

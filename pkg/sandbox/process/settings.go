@@ -20,6 +20,8 @@ const (
 	KeyRequire = "process-require"
 	// KeyPython names the interpreter that runs Python tool files.
 	KeyPython = "process-python"
+	// KeyCgroupParent is the cgroup that holds the runs' cgroups.
+	KeyCgroupParent = "process-cgroup-parent"
 )
 
 // Settings are the process sandbox's settings.
@@ -43,15 +45,23 @@ var Settings = []setting.Setting{
 			}
 			return nil
 		}},
+	{Key: KeyCgroupParent,
+		Help: "the cgroup, relative to each hierarchy's root, under which the process sandbox makes its runs' cgroups (default " + DefaultCgroupParent + ")",
+		Check: func(v string) error {
+			if v == "" {
+				return nil
+			}
+			return checkCgroupParent(v)
+		}},
 }
 
 // Open returns a process backend configured by v (see Settings).
 func Open(v setting.Values, log logrus.FieldLogger, m *metrics.Runs) (sandbox.Backend, error) {
-	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), Logger: log, Metrics: m})
+	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), CgroupParent: v.Get(KeyCgroupParent), Logger: log, Metrics: m})
 }
 
 // OpenLearning opens the backend as Open does, with every run traced and
 // its syscall numbers handed to learn (Options.Learn).
 func OpenLearning(v setting.Values, log logrus.FieldLogger, learn func(runID string, syscalls []int)) (*Backend, error) {
-	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), Logger: log, Learn: learn})
+	return New(Options{Require: v.List(KeyRequire), Python: v.Get(KeyPython), CgroupParent: v.Get(KeyCgroupParent), Logger: log, Learn: learn})
 }
