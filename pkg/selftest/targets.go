@@ -39,8 +39,23 @@ func Targets(ctx context.Context, base runner.Options, all bool) (targets []Targ
 		}
 		return errors.Join(errs...)
 	}
-	add := func(label string, opts runner.Options) error {
+	// Confined (see Confine), the process sandbox's runs nest in the
+	// battery's cgroup.
+	parent := os.Getenv(CgroupEnv)
+	nested := func(opts runner.Options) runner.Options {
+		settings := setting.Values{process.KeyCgroupParent: parent}
+		for k, v := range opts.Settings {
+			settings[k] = v
+		}
+		opts.Settings = settings
+		return opts
+	}
+	var add func(label string, opts runner.Options) error
+	add = func(label string, opts runner.Options) error {
 		opts.Analysis = analysis.Policy{Mode: analysis.Off}
+		if parent != "" && opts.Runtime == process.Name {
+			opts = nested(opts)
+		}
 		r, err := runner.New(opts)
 		if err != nil {
 			return err
@@ -50,20 +65,17 @@ func Targets(ctx context.Context, base runner.Options, all bool) (targets []Targ
 		if err != nil {
 			return err
 		}
+		if parent != "" && name == process.Name && opts.Runtime != process.Name {
+			// The best backend here is the process sandbox: ask for it
+			// by name, nested.
+			opts.Runtime = process.Name
+			return add(label, opts)
+		}
 		if label == "" {
 			label = name
 		}
 		targets = append(targets, RunnerTarget{Label: label, Runner: r})
 		return nil
-	}
-	if parent := os.Getenv(CgroupEnv); parent != "" {
-		// Confined: the process sandbox's runs nest in the battery's cgroup.
-		settings := setting.Values{}
-		for k, v := range base.Settings {
-			settings[k] = v
-		}
-		settings[process.KeyCgroupParent] = parent
-		base.Settings = settings
 	}
 	if !all {
 		if err := add("", base); err != nil {
