@@ -4,6 +4,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/sablebox/sablebox/pkg/version.Version=$(VERSION)
 BIN      := bin/sablebox
+IMAGE    := sablebox/sandbox:latest
 PKGS     := ./...
 # The Podman bindings need remote,exclude_graphdriver_btrfs,
 # containers_image_openpgp; the process sandbox's seccomp layer needs
@@ -17,7 +18,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -tags=$(TAGS))
 HELPER   := pkg/sandbox/process/helper/sablebox-stage
 HELPER_BUILD := CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" $(GO) build -ldflags "-s -w"
 
-.PHONY: all helper build test test-unprivileged unit fuzz lint lint-mod profiles bench demo deps prepare clean
+.PHONY: all helper build test test-unprivileged unit fuzz lint lint-mod profiles bench demo deps prepare release test-release test-ci-examples clean
 
 all: build
 
@@ -75,6 +76,29 @@ deps: ## the C library the build needs (libseccomp); installs it when missing an
 	@pkg-config --exists libseccomp 2>/dev/null || dpkg -s libseccomp-dev >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev >/dev/null; \
 		else echo "install libseccomp-dev (sudo apt-get install libseccomp-dev), then run make again" >&2; exit 1; fi; }
+
+RELEASE  := bin/release
+RELEASE_TAGS := $(TAGS),netgo,osusergo
+release: helper ## versioned static binaries, the sandbox image as a tarball (docker save) and SHA256SUMS, in bin/release
+	@rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	@echo "==> sablebox $(VERSION) linux/amd64 (static)"
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -tags $(RELEASE_TAGS) -trimpath \
+		-ldflags "$(LDFLAGS) -s -w -linkmode external -extldflags -static" -o $(RELEASE)/sablebox-$(VERSION)-linux-amd64 ./cmd/sablebox
+	@# arm64 needs an aarch64 C toolchain (tree-sitter, libseccomp) and the
+	@# process sandbox's stage helper built for arm64, which sablebox embeds
+	@# for the build machine's architecture only: say so rather than ship a
+	@# binary without them.
+	@echo "==> linux/arm64: not built: the embedded stage helper is amd64 here, and no aarch64-linux-gnu-gcc with libseccomp:arm64 is installed" | tee $(RELEASE)/NOTES.txt
+	@echo "==> the sandbox image $(IMAGE) as a tarball"
+	@docker image inspect $(IMAGE) >/dev/null 2>&1 || { echo "no image $(IMAGE) in Docker: run make prepare, or sablebox image build" >&2; exit 1; }
+	docker save -o $(RELEASE)/sablebox-sandbox-image-$(VERSION).tar $(IMAGE)
+	cd $(RELEASE) && sha256sum sablebox-* > SHA256SUMS && cat SHA256SUMS
+
+test-release: ## install from bin/release into a fresh directory and run the demo (after make release)
+	SABLEBOX_RELEASE_DIR=$(CURDIR)/$(RELEASE) $(GO) test -count=1 -timeout 10m -run '^TestReleaseInstalls$$' -v ./cmd/sablebox
+
+test-ci-examples: build ## run the commands of examples/ci (scan, selftest --all, test) as a pipeline would
+	SABLEBOX_CI_EXAMPLES=1 $(GO) test -count=1 -timeout 15m -run '^TestCIExamples$$' -v ./cmd/sablebox
 
 prepare: ## install and start what sablebox needs (root)
 	.ci/prepare

@@ -34,6 +34,8 @@ type Engine interface {
 	// ImportImage imports a root filesystem tar stream as ref, applying
 	// Dockerfile-style changes.
 	ImportImage(ctx context.Context, rootfs io.Reader, ref string, changes []string, p Progress) error
+	// LoadImage loads an image archive (`docker save`'s form).
+	LoadImage(ctx context.Context, archive io.Reader, p Progress) error
 	// Flag is how users name this engine on the command line, for hints
 	// ("" for the default engine, "--runtime podman" otherwise).
 	Flag() string

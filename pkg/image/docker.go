@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
@@ -16,6 +17,7 @@ import (
 type DockerClient interface {
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
 	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
+	ImageLoad(ctx context.Context, input io.Reader, loadOpts ...client.ImageLoadOption) (image.LoadResponse, error)
 }
 
 // Docker builds and imports images through the Docker Engine API.
@@ -60,4 +62,14 @@ func (d Docker) ImportImage(ctx context.Context, rootfs io.Reader, ref string, c
 		return fmt.Errorf("import %s: %w", ref, err)
 	}
 	return nil
+}
+
+// LoadImage loads an image archive through the daemon.
+func (d Docker) LoadImage(ctx context.Context, archive io.Reader, p Progress) error {
+	resp, err := d.Client.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(false))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return jsonmessage.DisplayJSONMessagesStream(resp.Body, p.Writer(), p.FD, p.Terminal, nil)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -15,7 +16,7 @@ import (
 func newImageCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Build the sandbox image, or the offline base it builds on",
+		Short: "Build or load the sandbox image, or make the offline base it builds on",
 	}
 	var b image.BuildOptions
 	build := &cobra.Command{
@@ -79,7 +80,34 @@ and its full standard library from a Debian mirror, and import it as
 	base.Flags().StringVar(&o.Ref, "tag", "", "name of the imported image (default "+image.OfflineBaseRepo+":SUITE)")
 	base.Flags().StringVar(&o.WorkDir, "workdir", "/var/tmp", "where the temporary root filesystem goes (not noexec)")
 
-	cmd.AddCommand(build, base)
+	load := &cobra.Command{
+		Use:   "load FILE",
+		Short: "Load the sandbox image from an archive (the release's tarball), for hosts with no registry",
+		Long: `Load an image archive as ` + "`docker save`" + ` writes it (a tar, gzipped or not), such as the
+release's sablebox-sandbox-image-VERSION.tar, into Docker, or into Podman with
+--runtime podman. The file is checked first: a file that is not such an
+archive is refused, naming what is wrong.`,
+		Example: `  sablebox image load sablebox-sandbox-image-v1.0.0.tar
+  sablebox image load --runtime podman sablebox-sandbox-image-v1.0.0.tar`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := image.ArchiveImages(args[0]); err != nil {
+				return err
+			}
+			e, done, err := a.imageEngine()
+			if err != nil {
+				return err
+			}
+			defer done()
+			names, err := image.Load(cmd.Context(), e, args[0], a.progress())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.streams.Err, "sablebox: loaded %s\n", strings.Join(names, ", "))
+			return nil
+		},
+	}
+	cmd.AddCommand(build, base, load)
 	return cmd
 }
 

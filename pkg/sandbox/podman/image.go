@@ -84,3 +84,19 @@ func (e imageEngine) ImportImage(ctx context.Context, rootfs io.Reader, ref stri
 	fmt.Fprintln(p.Writer(), report.Id)
 	return nil
 }
+
+// LoadImage loads an image archive through the service.
+func (e imageEngine) LoadImage(ctx context.Context, archive io.Reader, p image.Progress) error {
+	conn, err := e.b.bindings.connection(ctx)
+	if err != nil {
+		return err
+	}
+	report, err := images.Load(with(ctx, conn), archive)
+	if err != nil {
+		return err
+	}
+	for _, n := range report.Names {
+		fmt.Fprintln(p.Writer(), "Loaded image:", n)
+	}
+	return nil
+}
