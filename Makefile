@@ -84,11 +84,19 @@ release: helper ## versioned static binaries, the sandbox image as a tarball (do
 	@echo "==> sablebox $(VERSION) linux/amd64 (static)"
 	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -tags $(RELEASE_TAGS) -trimpath \
 		-ldflags "$(LDFLAGS) -s -w -linkmode external -extldflags -static" -o $(RELEASE)/sablebox-$(VERSION)-linux-amd64 ./cmd/sablebox
-	@# arm64 needs an aarch64 C toolchain (tree-sitter, libseccomp) and the
-	@# process sandbox's stage helper built for arm64, which sablebox embeds
-	@# for the build machine's architecture only: say so rather than ship a
-	@# binary without them.
-	@echo "==> linux/arm64: not built: the embedded stage helper is amd64 here, and no aarch64-linux-gnu-gcc with libseccomp:arm64 is installed" | tee $(RELEASE)/NOTES.txt
+	@# arm64 needs an aarch64 C toolchain with libseccomp (.ci/prepare
+	@# installs gcc-aarch64-linux-gnu and libseccomp-dev:arm64), and the
+	@# stage helper built for arm64 in its place while it is embedded.
+	@if command -v aarch64-linux-gnu-gcc >/dev/null && [ -f /usr/lib/aarch64-linux-gnu/libseccomp.a ]; then \
+		echo "==> sablebox $(VERSION) linux/arm64 (static, cross-compiled)"; \
+		CGO_ENABLED=0 GOARCH=arm64 GOFLAGS="-trimpath -buildvcs=false" $(GO) build -ldflags "-s -w" -o $(HELPER) ./cmd/sablebox-stage && \
+		CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG_PATH=/usr/lib/aarch64-linux-gnu/pkgconfig \
+			$(GO) build -tags $(RELEASE_TAGS) -trimpath -ldflags "$(LDFLAGS) -s -w -linkmode external -extldflags -static" \
+			-o $(RELEASE)/sablebox-$(VERSION)-linux-arm64 ./cmd/sablebox; rc=$$?; \
+		$(HELPER_BUILD) -o $(HELPER) ./cmd/sablebox-stage; [ $$rc -eq 0 ]; \
+	else \
+		echo "linux/arm64: not built: no aarch64-linux-gnu-gcc with libseccomp:arm64 here (make prepare installs them)" | tee $(RELEASE)/NOTES.txt; \
+	fi
 	@echo "==> the sandbox image $(IMAGE) as a tarball"
 	@docker image inspect $(IMAGE) >/dev/null 2>&1 || { echo "no image $(IMAGE) in Docker: run make prepare, or sablebox image build" >&2; exit 1; }
 	docker save -o $(RELEASE)/sablebox-sandbox-image-$(VERSION).tar $(IMAGE)

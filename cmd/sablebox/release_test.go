@@ -40,6 +40,10 @@ func TestReleaseInstalls(t *testing.T) {
 		switch {
 		case strings.HasSuffix(name, "-linux-amd64"):
 			binary = name
+		case strings.HasSuffix(name, "-linux-arm64"):
+			// Cross-compiled: no arm64 machine here to run it on, so it is
+			// checked for what it is, an arm64 executable linked statically.
+			checkStatic(t, filepath.Join(dir, name), elf.EM_AARCH64)
 		case strings.HasPrefix(name, "sablebox-sandbox-image-") && strings.HasSuffix(name, ".tar"):
 			tarball = filepath.Join(dir, name)
 		}
@@ -55,14 +59,7 @@ func TestReleaseInstalls(t *testing.T) {
 	}
 	sb := filepath.Join(install, "sablebox")
 	copyFile(t, filepath.Join(dir, binary), sb, 0o755)
-	if f, err := elf.Open(sb); err != nil {
-		t.Fatal(err)
-	} else {
-		if f.Section(".interp") != nil {
-			t.Errorf("%s is linked dynamically (it has an .interp)", binary)
-		}
-		f.Close()
-	}
+	checkStatic(t, sb, elf.EM_X86_64)
 	run := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(sb, args...)
 		cmd.Dir = t.TempDir()
@@ -99,6 +96,23 @@ func TestReleaseInstalls(t *testing.T) {
 	}
 	if out, err := run(string(sample), "run", filepath.Join(examples, "wordcount.py"), "--", "--top", "3"); err != nil || !strings.Contains(out, "7 the") {
 		t.Errorf("demo: %v: %s", err, out)
+	}
+}
+
+// checkStatic checks that path is an executable for machine with no
+// dynamic loader.
+func checkStatic(t *testing.T, path string, machine elf.Machine) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != machine {
+		t.Errorf("%s is for %v, want %v", path, f.Machine, machine)
+	}
+	if f.Section(".interp") != nil {
+		t.Errorf("%s is linked dynamically (it has an .interp)", path)
 	}
 }
 

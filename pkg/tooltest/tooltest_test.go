@@ -149,7 +149,7 @@ func load(t *testing.T, dir string) []*File {
 // The examples' cases pass on every backend, and the deliberately
 // failing ones fail, each saying why; the JUnit report validates.
 func TestCasesOnEveryBackend(t *testing.T) {
-	examples, failing := load(t, "../../examples"), load(t, "testdata/failing")
+	examples, failing := append(load(t, "../../examples"), load(t, "testdata/statuses")...), load(t, "testdata/failing")
 	for _, b := range backends {
 		t.Run(b.label, func(t *testing.T) {
 			t.Parallel()
@@ -170,6 +170,10 @@ func TestCasesOnEveryBackend(t *testing.T) {
 				switch {
 				case mustFail && (res.Verdict != Failed || !strings.Contains(strings.Join(res.Failures, "\n"), w)):
 					t.Errorf("%s: %s %v, want a failure with %q", res.Case, res.Verdict, res.Failures, w)
+				case res.Case == "not run today":
+					if res.Verdict != Skipped {
+						t.Errorf("%s: %s, want skipped", res.Case, res.Verdict)
+					}
 				case !mustFail && res.Verdict != Passed:
 					t.Errorf("%s: %s: %v", res.Case, res.Verdict, res.Failures)
 				}
