@@ -99,7 +99,7 @@ release: helper ## versioned static binaries, the sandbox image as a tarball (do
 	fi
 	@echo "==> the sandbox image $(IMAGE) as a tarball"
 	@docker image inspect $(IMAGE) >/dev/null 2>&1 || { echo "no image $(IMAGE) in Docker: run make prepare, or sablebox image build" >&2; exit 1; }
-	docker save -o $(RELEASE)/sablebox-sandbox-image-$(VERSION).tar $(IMAGE)
+	docker save -o $(RELEASE)/sablebox-sandbox-image-$(VERSION).tar $(IMAGE) && chmod 0644 $(RELEASE)/sablebox-sandbox-image-$(VERSION).tar
 	cd $(RELEASE) && sha256sum sablebox-* > SHA256SUMS && cat SHA256SUMS
 
 test-release: ## install from bin/release into a fresh directory and run the demo (after make release)
