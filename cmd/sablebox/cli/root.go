@@ -120,7 +120,7 @@ sablebox.yaml in ., $XDG_CONFIG_HOME/sablebox or /etc/sablebox, in that order.`,
 	pf.BoolP(config.KeyQuiet, "q", false, "do not print which sandbox ran the tool (printed on stderr only when it is a terminal)")
 	pf.Bool(config.KeyRawOutput, false, "pass the tool's output to a terminal unescaped (it may then set the title, move the cursor or forge lines; piped output is always byte-exact)")
 
-	root.AddCommand(newRunCmd(a), newServeCmd(a), newTokenCmd(a), newDoctorCmd(a), newImageCmd(a), newProfileCmd(a), newSeccompCmd(a), newScanCmd(a), newSelftestCmd(a), newTestCmd(a), newVersionCmd(a))
+	root.AddCommand(newRunCmd(a), newServeCmd(a), newTokenCmd(a), newDoctorCmd(a), newImageCmd(a), newProfileCmd(a), newSeccompCmd(a), newScanCmd(a), newSelftestCmd(a), newTestCmd(a), newK8sCmd(a), newVersionCmd(a))
 	return root
 }
 
