@@ -79,6 +79,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"timeout without unit", []string{"run", "--timeout", "30", "x.py"}, `--timeout "30": must be a positive duration with a unit, such as 30s`},
 		{"negative timeout", []string{"run", "--timeout", "-1", "x.py"}, `--timeout "-1": must be a positive duration`},
 		{"bad memory", []string{"run", "--memory", "lots", "x.py"}, `memory "lots": want a size`},
+		{"missing kubeconfig", []string{"k8s", "setup", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig: "},
 		{"bad cgroup parent", []string{"run", "--process-cgroup-parent", "../etc", "x.py"}, `--process-cgroup-parent "../etc": want a clean path relative to the cgroup root`},
 		{"relative interpreter", []string{"run", "--process-python", "python3", "x.py"}, `--process-python "python3": want an absolute path`},
 		{"bad runtime", []string{"run", "--runtime", "lxc", "x.py"}, `runtime "lxc": want one of`},

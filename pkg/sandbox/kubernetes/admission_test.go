@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,4 +185,37 @@ func waitGone(t *testing.T, c *k8s.Clientset, ns string, sel metav1.ListOptions)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// How many runs' objects (a ConfigMap and a Pod, admitted under
+// restricted, then deleted) the API server here takes per second, through
+// the runner's RBAC: the figure the README's scale section gives.
+func BenchmarkAPIServerAcceptsRuns(b *testing.B) {
+	s := startAPIServer(b)
+	ns := setupNamespace(b, s)
+	ctx := context.Background()
+	c := specs()["python-tool"]
+	c.opts.Namespace = ns
+	for i := 0; b.Loop(); i++ {
+		spec := *c.spec
+		spec.RunID = fmt.Sprintf("%016x", i)
+		objs, err := ForRun(&spec, c.opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.client.CoreV1().ConfigMaps(ns).Create(ctx, objs.ConfigMap, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.client.CoreV1().Pods(ns).Create(ctx, objs.Pod, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		zero := int64(0)
+		if err := s.client.CoreV1().Pods(ns).Delete(ctx, objs.Pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.client.CoreV1().ConfigMaps(ns).Delete(ctx, objs.ConfigMap.Name, metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 }

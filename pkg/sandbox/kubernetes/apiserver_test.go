@@ -66,7 +66,7 @@ var (
 
 // startAPIServer starts (once per test binary) etcd and kube-apiserver,
 // or skips: a failure where SABLEBOX_REQUIRE names kube-apiserver.
-func startAPIServer(t *testing.T) *apiServer {
+func startAPIServer(t testing.TB) *apiServer {
 	t.Helper()
 	sharedServerOnce.Do(func() { sharedServer, sharedServerErr = launch() })
 	sandboxtest.SkipUnlessRequired(t, "kube-apiserver", sharedServerErr)
@@ -184,7 +184,7 @@ func randomHex() string {
 
 // setupNamespace makes a fresh namespace as `sablebox k8s setup` would,
 // with the default ServiceAccount no controller manager makes here.
-func setupNamespace(t *testing.T, s *apiServer) string {
+func setupNamespace(t testing.TB, s *apiServer) string {
 	t.Helper()
 	ctx := context.Background()
 	name := "sablebox-test-" + randomHex()[:8]
