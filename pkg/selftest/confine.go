@@ -72,6 +72,7 @@ func Confine(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (in
 	// The child starts in the cgroup: this process goes in first, and
 	// comes back out once the child is there.
 	if err := cg.enter(); err != nil {
+		_ = cg.leave() // back out of what it entered, so that remove can remove it
 		return 0, err
 	}
 	err = cmd.Start()
