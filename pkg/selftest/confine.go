@@ -1,7 +1,6 @@
 package selftest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sablebox/sablebox/pkg/internal/cgroup"
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 )
 
@@ -103,21 +102,10 @@ const confinementPrefix = "sablebox-selftest-"
 // sweepConfinements removes the cgroups under base of batteries that are
 // gone (killed before they could remove their own).
 func sweepConfinements(base string) {
-	roots := []string{engine.CgroupRoot}
-	if !engine.CgroupV2Only() {
-		roots = []string{filepath.Join(engine.CgroupRoot, "memory"), filepath.Join(engine.CgroupRoot, "pids")}
-	}
-	for _, root := range roots {
-		entries, _ := os.ReadDir(filepath.Join(root, base))
-		for _, e := range entries {
-			pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), confinementPrefix))
-			if !e.IsDir() || !strings.HasPrefix(e.Name(), confinementPrefix) || err != nil {
-				continue
-			}
-			if syscall.Kill(pid, 0) == syscall.ESRCH {
-				stale := &confinement{tops: []string{filepath.Join(root, base, e.Name())}}
-				stale.remove()
-			}
+	for name, dirs := range cgroup.List(base) {
+		pid, err := strconv.Atoi(strings.TrimPrefix(name, confinementPrefix))
+		if strings.HasPrefix(name, confinementPrefix) && err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = cgroup.Open(dirs).Remove()
 		}
 	}
 }
@@ -129,163 +117,61 @@ func sweepConfinements(base string) {
 // cgroup v2, where a cgroup that holds processes cannot hand controllers
 // on.
 func confinementBase() string {
-	if engine.CgroupV2Only() {
+	own, err := cgroup.Own()
+	if engine.CgroupV2Only() || err != nil || len(own) != 2 || own[0] != own[1] {
 		return ""
 	}
-	var base []string
-	for _, c := range []string{"memory", "pids"} {
-		root := filepath.Join(engine.CgroupRoot, c)
-		procs, err := ownCgroup(root)
-		if err != nil {
-			return ""
-		}
-		base = append(base, strings.TrimPrefix(filepath.Dir(procs), root))
-	}
-	if base[0] != base[1] {
-		return ""
-	}
-	return strings.Trim(base[0], "/")
+	return strings.Trim(own[0], "/")
 }
 
 // confinement is the battery's cgroup: self holds its processes, runs
 // the process sandbox's run cgroups (a cgroup v2 parent holds no process
 // of its own).
 type confinement struct {
-	v2      bool
-	roots   []string // the hierarchies: memory first
-	tops    []string // the cgroup in each
-	origins []string // this process's cgroup.procs in each, to go back to
+	top, self *cgroup.Group
+	// origins is this process's own cgroup, to go back to.
+	origins []string
 }
 
 func newConfinement(name string) (*confinement, error) {
-	cg := &confinement{v2: engine.CgroupV2Only()}
-	var limits [][2]string
-	if cg.v2 {
-		cg.roots = []string{engine.CgroupRoot}
-		limits = [][2]string{{"memory.max", strconv.Itoa(confineMemory)}, {"memory.swap.max", "0"}, {"pids.max", strconv.Itoa(confinePids)}}
-		_ = os.WriteFile(filepath.Join(engine.CgroupRoot, "cgroup.subtree_control"), []byte("+memory +pids"), 0)
-	} else {
-		cg.roots = []string{filepath.Join(engine.CgroupRoot, "memory"), filepath.Join(engine.CgroupRoot, "pids")}
-		limits = [][2]string{{"memory.limit_in_bytes", strconv.Itoa(confineMemory)}, {"pids.max", strconv.Itoa(confinePids)}}
+	top, err := cgroup.New(filepath.Dir(name), filepath.Base(name), confineMemory, confinePids)
+	if err != nil {
+		return nil, fmt.Errorf("the battery's cgroup: %w", err)
 	}
-	for _, root := range cg.roots {
-		d := filepath.Join(root, name)
-		if err := os.Mkdir(d, 0o755); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("make the battery's cgroup: %w", err)
+	cg := &confinement{top: top}
+	for _, sub := range []string{"self", "runs"} {
+		g, err := cgroup.New(name, sub, 0, 0)
+		if err != nil {
+			_ = top.Remove()
+			return nil, fmt.Errorf("the battery's cgroup: %w", err)
 		}
-		cg.tops = append(cg.tops, d)
-	}
-	for _, l := range limits {
-		if err := cg.write(l[0], l[1]); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("bound the battery's cgroup: %w", err)
-		}
-	}
-	if cg.v2 {
-		if err := os.WriteFile(filepath.Join(cg.tops[0], "cgroup.subtree_control"), []byte("+memory +pids"), 0); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("hand the controllers on in the battery's cgroup: %w", err)
-		}
-	}
-	for _, d := range cg.tops {
-		for _, sub := range []string{"self", "runs"} {
-			if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
-				cg.remove()
-				return nil, fmt.Errorf("make the battery's cgroup: %w", err)
-			}
+		if sub == "self" {
+			cg.self = g
 		}
 	}
 	return cg, nil
 }
 
-// write writes value to file in the top that has it.
-func (cg *confinement) write(file, value string) error {
-	for _, d := range cg.tops {
-		p := filepath.Join(d, file)
-		if _, err := os.Stat(p); err == nil {
-			return os.WriteFile(p, []byte(value), 0)
-		}
-	}
-	return fmt.Errorf("no %s in %v", file, cg.tops)
-}
-
 // enter moves this process into self, noting where it was.
 func (cg *confinement) enter() error {
-	cg.origins = nil
-	for i, d := range cg.tops {
-		origin, err := ownCgroup(cg.roots[i])
-		if err != nil {
-			return err
-		}
-		cg.origins = append(cg.origins, origin)
-		if err := os.WriteFile(filepath.Join(d, "self", "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
-			return fmt.Errorf("enter the battery's cgroup: %w", err)
-		}
+	own, err := cgroup.Own()
+	if err != nil {
+		return err
+	}
+	cg.origins = own
+	if err := cg.self.Add(os.Getpid()); err != nil {
+		return fmt.Errorf("enter the battery's cgroup: %w", err)
 	}
 	return nil
 }
 
 // leave moves this process back where it was.
 func (cg *confinement) leave() error {
-	var errs []error
-	for _, origin := range cg.origins {
-		if err := os.WriteFile(origin, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
-			errs = append(errs, fmt.Errorf("leave the battery's cgroup: %w", err))
-		}
+	if err := cgroup.Return(cg.origins); err != nil {
+		return fmt.Errorf("leave the battery's cgroup: %w", err)
 	}
-	return errors.Join(errs...)
-}
-
-// ownCgroup is the cgroup.procs of this process's cgroup in the
-// hierarchy mounted at root.
-func ownCgroup(root string) (string, error) {
-	f, err := os.Open("/proc/self/cgroup")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	controller := filepath.Base(root)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// hierarchy-id:controllers:path
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		v2line := parts[0] == "0" && parts[1] == ""
-		if (root == engine.CgroupRoot && v2line) || (root != engine.CgroupRoot && slices.Contains(strings.Split(parts[1], ","), controller)) {
-			return filepath.Join(root, parts[2], "cgroup.procs"), nil
-		}
-	}
-	return "", fmt.Errorf("this process's cgroup under %s is not in /proc/self/cgroup", root)
+	return nil
 }
 
 // remove kills what is left in the cgroup and removes it, deepest first.
-func (cg *confinement) remove() {
-	for _, d := range cg.tops {
-		var dirs []string
-		_ = filepath.WalkDir(d, func(path string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			for range 50 {
-				procs, _ := os.ReadFile(filepath.Join(dirs[i], "cgroup.procs"))
-				pids := strings.Fields(string(procs))
-				if len(pids) == 0 {
-					break
-				}
-				for _, p := range pids {
-					if pid, err := strconv.Atoi(p); err == nil && pid != os.Getpid() {
-						_ = syscall.Kill(pid, syscall.SIGKILL)
-					}
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			_ = os.Remove(dirs[i])
-		}
-	}
-}
+func (cg *confinement) remove() { _ = cg.top.Remove() }

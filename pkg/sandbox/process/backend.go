@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/sablebox/sablebox/pkg/internal/cgroup"
 	"github.com/sablebox/sablebox/pkg/internal/engine"
 	"github.com/sablebox/sablebox/pkg/internal/lifecycle"
 	"github.com/sablebox/sablebox/pkg/metrics"
@@ -219,7 +220,7 @@ func (d driver) Prepare(_ context.Context, spec *sandbox.Spec, deadline time.Tim
 	}
 	s := &stage1{b: b, plan: p, bpf: make(chan bpfResult, 1)}
 	if p.has[LayerCgroup] {
-		primeMigration()
+		cgroup.PrimeMigration()
 	}
 	// The stage binary is copied into a memfd once (milliseconds): start
 	// that too while the rest is set up; readyCommand waits for it.
@@ -265,7 +266,7 @@ func (s *stage1) prepare(spec *sandbox.Spec, name string) error {
 	}
 	s.cfg = cfg
 	if s.plan.has[LayerCgroup] {
-		if s.cg, err = newCgroup(s.b.opts.CgroupParent, name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
+		if s.cg, err = cgroup.New(s.b.opts.CgroupParent, name, spec.Limits.MemoryBytes, spec.Limits.Pids+stageThreads); err != nil {
 			return err
 		}
 	}
@@ -405,7 +406,7 @@ type stage1 struct {
 	dir       string // the run dir
 	workspace string // where Put writes the workspace files; "" for none
 	cfg       stage.Config
-	cg        *cgroup
+	cg        *cgroup.Group
 	bpf       chan bpfResult
 	cmd       *exec.Cmd
 	cfgW      *os.File   // stage 1's config goes here
@@ -516,7 +517,7 @@ func (s *stage1) Start(context.Context) error {
 	}
 	s.started = true
 	if s.cg != nil {
-		if err := s.cg.add(s.cmd.Process.Pid); err != nil {
+		if err := s.cg.Add(s.cmd.Process.Pid); err != nil {
 			return err
 		}
 	}
@@ -551,7 +552,7 @@ func (s *stage1) Wait(context.Context) (int, error) {
 func (s *stage1) Kill(context.Context) error {
 	if s.cg != nil {
 		// What the live tree used, before it dies unreaped.
-		s.killedCPU = treeCPU(s.cg.procs())
+		s.killedCPU = treeCPU(s.cg.Procs())
 	}
 	s.killAll()
 	return nil
@@ -595,7 +596,7 @@ const clockTicks = 100
 // OOMKilled reads the cgroup's OOM counter; without a cgroup there is no
 // OOM kill (RLIMIT_AS makes allocations fail instead).
 func (s *stage1) OOMKilled(context.Context) (bool, error) {
-	return s.cg != nil && s.cg.oomKilled(), nil
+	return s.cg != nil && s.cg.OOMKilled(), nil
 }
 
 // Output reads back the run's output dir, once nothing of the run is
@@ -634,7 +635,7 @@ func (s *stage1) killAll() {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
 	if s.cg != nil {
-		s.cg.kill()
+		s.cg.Kill()
 	}
 }
 
@@ -652,7 +653,7 @@ func (s *stage1) Remove() error {
 	}
 	var errs []error
 	if s.cg != nil {
-		if err := s.cg.remove(); err != nil {
+		if err := s.cg.Remove(); err != nil {
 			errs = append(errs, fmt.Errorf("cgroup: %w", err))
 		}
 	}
@@ -717,13 +718,13 @@ func (b *Backend) Reap(context.Context) (int, error) {
 			reaped++
 		}
 	}
-	for name, dirs := range cgroupDirs(b.opts.CgroupParent) {
+	for name, dirs := range cgroup.List(b.opts.CgroupParent) {
 		labels, ok := labelsOf(name, boot)
 		if !ok {
 			continue
 		}
 		if orphaned, _ := b.owner.Orphaned(labels, now); orphaned {
-			if err := (&cgroup{dirs: dirs, v2: engine.CgroupV2Only()}).remove(); err != nil {
+			if err := cgroup.Open(dirs).Remove(); err != nil {
 				errs = append(errs, err)
 				continue
 			}

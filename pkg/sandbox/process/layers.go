@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
+
+	"github.com/sablebox/sablebox/pkg/internal/cgroup"
 )
 
 // Layer names, as used by Options.Require, Result.Degraded and doctor.
@@ -58,7 +60,7 @@ func probe() hostLayers {
 				}
 			}
 		}
-		if err := cgroupUsable(); err != nil {
+		if err := cgroup.Usable(); err != nil {
 			h.missing[LayerCgroup] = err.Error()
 		}
 		if abi, err := llsyscall.LandlockGetABIVersion(); err != nil || abi < 1 {

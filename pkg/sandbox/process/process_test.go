@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sablebox/sablebox/pkg/internal/cgroup"
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 	"github.com/sablebox/sablebox/pkg/seccomp"
 )
@@ -27,7 +28,7 @@ func leftovers(_ context.Context, runID string) (int, error) {
 			n++
 		}
 	}
-	for name := range cgroupDirs(DefaultCgroupParent) {
+	for name := range cgroup.List(DefaultCgroupParent) {
 		if strings.HasSuffix(name, "-"+runID) {
 			n++
 		}
