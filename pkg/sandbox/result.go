@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -339,4 +340,18 @@ func (c *Capture) pass(p []byte) {
 // Output returns what was captured.
 func (c *Capture) Output() Output {
 	return Output{Data: c.data, Size: c.size, Truncated: c.size > int64(len(c.data))}
+}
+
+// LastLine is b's last non-empty line, cut after 200 bytes: what a report
+// quotes of a tool's output; "(no output)" when there is none.
+func LastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := lines[len(lines)-1]
+	if len(last) > 200 {
+		last = last[:200] + "…"
+	}
+	if last == "" {
+		return "(no output)"
+	}
+	return last
 }

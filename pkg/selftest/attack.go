@@ -136,10 +136,10 @@ func judgeReport(o *Observation) (Status, string) {
 		return Failed, o.Err.Error()
 	}
 	if o.Result.Status != sandbox.StatusOK {
-		return Failed, "the payload ended " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
+		return Failed, "the payload ended " + string(o.Result.Status) + ": " + sandbox.LastLine(o.Result.Stderr.Data)
 	}
 	if len(o.reported("CONTAINED")) == 0 {
-		return Failed, "the payload reported nothing: " + tail(o.Result.Stderr.Data)
+		return Failed, "the payload reported nothing: " + sandbox.LastLine(o.Result.Stderr.Data)
 	}
 	return Contained, strings.Join(o.reported("CONTAINED"), "; ")
 }
@@ -159,17 +159,4 @@ func hostEvidence(o *Observation) (Status, string) {
 		}
 	}
 	return "", ""
-}
-
-// tail is the last line of b, short.
-func tail(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	last := lines[len(lines)-1]
-	if len(last) > 160 {
-		last = last[:160] + "…"
-	}
-	if last == "" {
-		return "(no output)"
-	}
-	return last
 }

@@ -164,7 +164,7 @@ func judgeHost(o *Observation) (Status, string) {
 		return Failed, o.Err.Error()
 	}
 	if len(o.reported("TRIED")) == 0 {
-		return Failed, "the payload did not run to its end: " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
+		return Failed, "the payload did not run to its end: " + string(o.Result.Status) + ": " + sandbox.LastLine(o.Result.Stderr.Data)
 	}
 	return Contained, "the host saw nothing of: " + strings.Join(o.reported("TRIED"), "; ")
 }
@@ -197,7 +197,7 @@ func judgeMemory(o *Observation) (Status, string) {
 	case strings.Contains(string(o.Result.Stderr.Data), "MemoryError"):
 		return Contained, "the allocation was refused (MemoryError)"
 	}
-	return Failed, "the run ended " + string(o.Result.Status) + ": " + tail(o.Result.Stderr.Data)
+	return Failed, "the run ended " + string(o.Result.Status) + ": " + sandbox.LastLine(o.Result.Stderr.Data)
 }
 
 // judgeFlood: both streams cut at the cap.
@@ -242,7 +242,7 @@ func judgeOutputLinks(o *Observation) (Status, string) {
 		return Escaped, strings.Join(bad, "; ")
 	}
 	if len(o.reported("TRIED")) == 0 {
-		return Failed, "the payload did not run to its end: " + tail(o.Result.Stderr.Data)
+		return Failed, "the payload did not run to its end: " + sandbox.LastLine(o.Result.Stderr.Data)
 	}
 	return Contained, "the output directory holds no link and nothing linked"
 }

@@ -67,7 +67,11 @@ func Targets(ctx context.Context, base runner.Options, all bool) (targets []Targ
 		}
 		if parent != "" && name == process.Name && opts.Runtime != process.Name {
 			// The best backend here is the process sandbox: ask for it
-			// by name, nested.
+			// by name, nested, in place of this runner.
+			runners = runners[:len(runners)-1]
+			if err := r.Close(); err != nil {
+				return err
+			}
 			opts.Runtime = process.Name
 			return add(label, opts)
 		}

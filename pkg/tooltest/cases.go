@@ -20,6 +20,7 @@ import (
 	"github.com/docker/go-units"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sablebox/sablebox/pkg/runner"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 )
 
@@ -45,6 +46,8 @@ type File struct {
 	// Lang overrides the tool's language (sandbox.Langs).
 	Lang  string  `yaml:"lang"`
 	Cases []*Case `yaml:"cases"`
+	// tool is the tool file, read once for all the cases.
+	tool *sandbox.ToolFile
 }
 
 // Case is one test of a tool: a run and what it must give.
@@ -317,6 +320,9 @@ func Load(path string) (*File, error) {
 		}
 	} else if st, err := os.Stat(filepath.Join(f.Dir(), f.Tool)); err != nil || !st.Mode().IsRegular() {
 		return fail(fmt.Errorf("%d: tool %q: no such file beside the case file", mappingValue(doc.Content[0], "tool").Line, f.Tool))
+	}
+	if f.tool, err = runner.ReadTool(filepath.Join(f.Dir(), f.Tool), f.Lang); err != nil {
+		return fail(fmt.Errorf("%d: tool %q: %v", mappingValue(doc.Content[0], "tool").Line, f.Tool, err))
 	}
 	return f, nil
 }

@@ -21,7 +21,7 @@ func check(c *Case, res *sandbox.Result, findings []Location) []string {
 	if want != "" && string(res.Status) != want {
 		why := res.Reason
 		if why == "" && res.Status == sandbox.StatusFailed {
-			why = "stderr: " + lastLine(res.Stderr.Data)
+			why = "stderr: " + sandbox.LastLine(res.Stderr.Data)
 		}
 		msg := fmt.Sprintf("status %s, want %s", res.Status, want)
 		if why != "" {
@@ -123,17 +123,4 @@ func quote(b []byte) string {
 		return fmt.Sprintf("%q… (%d bytes)", b[:200], len(b))
 	}
 	return fmt.Sprintf("%q", b)
-}
-
-// lastLine is b's last non-empty line, short.
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	last := lines[len(lines)-1]
-	if len(last) > 200 {
-		last = last[:200] + "…"
-	}
-	if last == "" {
-		return "(no output)"
-	}
-	return last
 }

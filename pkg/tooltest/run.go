@@ -155,11 +155,7 @@ func runCase(ctx context.Context, r *runner.Runner, f *File, c *Case, base sandb
 
 // request is the run a case asks for.
 func request(f *File, c *Case, base sandbox.Limits) (runner.Request, error) {
-	tool, err := runner.ReadTool(filepath.Join(f.Dir(), f.Tool), f.Lang)
-	if err != nil {
-		return runner.Request{}, fmt.Errorf("the tool: %w", err)
-	}
-	req := runner.Request{Tool: tool, Args: c.Args, Limits: limits(base, c.Limits),
+	req := runner.Request{Tool: f.tool, Args: c.Args, Limits: limits(base, c.Limits),
 		KeepOutput: len(c.Expect.Files) > 0 || c.Expect.Checker != ""}
 	for _, k := range sortedKeys(c.Env) {
 		req.Env = append(req.Env, k+"="+c.Env[k])
@@ -251,7 +247,7 @@ func runChecker(ctx context.Context, r *runner.Runner, f *File, c *Case, res *sa
 	if cres.Status != sandbox.StatusOK {
 		why := cres.Reason
 		if why == "" {
-			why = lastLine(append(append([]byte{}, cres.Stdout.Data...), cres.Stderr.Data...))
+			why = sandbox.LastLine(append(append([]byte{}, cres.Stdout.Data...), cres.Stderr.Data...))
 		}
 		return []string{fmt.Sprintf("checker %s: %s (exit %d): %s", c.Expect.Checker, cres.Status, cres.ExitCode, why)}
 	}
