@@ -91,9 +91,6 @@ archive is refused, naming what is wrong.`,
   sablebox image load --runtime podman sablebox-sandbox-image-v1.0.0.tar`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := image.ArchiveImages(args[0]); err != nil {
-				return err
-			}
 			e, done, err := a.imageEngine()
 			if err != nil {
 				return err

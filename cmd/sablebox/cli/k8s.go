@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 	k8sclient "k8s.io/client-go/kubernetes"
@@ -32,7 +34,7 @@ They come from the code that builds the Pods; examples/k8s holds them.`,
 			if err != nil {
 				return err
 			}
-			for i, name := range kubernetes.ManifestNames(files) {
+			for i, name := range slices.Sorted(maps.Keys(files)) {
 				if dir != "" {
 					if err := os.WriteFile(filepath.Join(dir, name), files[name], 0o644); err != nil {
 						return err

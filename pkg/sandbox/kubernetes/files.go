@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"bytes"
 	"fmt"
-	"sort"
 
 	"sigs.k8s.io/yaml"
 )
@@ -51,14 +50,4 @@ func clean(b []byte) []byte {
 		lines = append(lines, l)
 	}
 	return bytes.Join(lines, nil)
-}
-
-// ManifestNames are Manifests' file names in order.
-func ManifestNames(m map[string][]byte) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
