@@ -190,6 +190,11 @@ func (g *Group) Remove() error {
 	}
 	var errs []error
 	for _, top := range g.dirs {
+		// A run's cgroup has no cgroup below it: one kill and one rmdir.
+		kill([]string{top}, g.v2)
+		if err := os.Remove(top); err == nil || errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		var dirs []string
 		_ = filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
