@@ -102,7 +102,7 @@ const EnvHost = EnvPrefix + "_HOST"
 const EnvPrefix = "SABLEBOX"
 
 // Runtimes lists the values of the runtime setting.
-var Runtimes = []string{"auto", "docker", "podman", "process"}
+var Runtimes = []string{"auto", "docker", "podman", "process", "kubernetes"}
 
 // Config is the validated settings of one sablebox invocation.
 type Config struct {

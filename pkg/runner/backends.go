@@ -8,26 +8,31 @@ import (
 	"github.com/sablebox/sablebox/pkg/metrics"
 	"github.com/sablebox/sablebox/pkg/sandbox"
 	"github.com/sablebox/sablebox/pkg/sandbox/docker"
+	"github.com/sablebox/sablebox/pkg/sandbox/kubernetes"
 	"github.com/sablebox/sablebox/pkg/sandbox/podman"
 	"github.com/sablebox/sablebox/pkg/sandbox/process"
 	"github.com/sablebox/sablebox/pkg/setting"
 )
 
 // kind is a backend sablebox knows: its name, whether it runs images,
-// the settings it owns and how to open it with them.
+// the settings it owns, how to open it with them, and whether auto may
+// pick it (a remote cluster is used only when named).
 type kind struct {
 	name     string
 	images   bool
 	settings []setting.Setting
 	open     func(setting.Values, logrus.FieldLogger, *metrics.Runs) (sandbox.Backend, error)
+	named    bool
 }
 
-// kinds lists every backend, in the order auto tries them. This is the one
-// place a new backend is added; its settings live in its own package.
+// kinds lists every backend, the ones auto tries first and in its order.
+// This is the one place a new backend is added; its settings live in its
+// own package.
 var kinds = []kind{
-	{docker.Name, true, docker.Settings, docker.Open},
-	{podman.Name, true, podman.Settings, podman.Open},
-	{process.Name, false, process.Settings, process.Open},
+	{docker.Name, true, docker.Settings, docker.Open, false},
+	{podman.Name, true, podman.Settings, podman.Open, false},
+	{process.Name, false, process.Settings, process.Open, false},
+	{kubernetes.Name, true, kubernetes.Settings, kubernetes.Open, true},
 }
 
 // declares reports whether the backend declares the setting key.

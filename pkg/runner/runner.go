@@ -518,6 +518,9 @@ func (r *Runner) backend(ctx context.Context) (sandbox.Backend, []string, error)
 	}
 	var reasons []string
 	for _, c := range kinds {
+		if c.named {
+			continue
+		}
 		var b sandbox.Backend
 		var err error
 		if why := r.unhonoured(c); why != "" {

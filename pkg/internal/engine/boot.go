@@ -19,11 +19,16 @@ import (
 // a JSON object: the run's argv, environment, directory and shell
 // script) byte-exact, so the tool's stdin starts right after it. It gives
 // back the signals Python ignores (SIGPIPE, SIGXFSZ: an ignored signal
-// stays ignored across exec, and the fsize limit needs SIGXFSZ) and execs
+// stays ignored across exec, and the fsize limit needs SIGXFSZ), sets
+// the run's rlimits and a Landlock rule on exec when the header has them
+// (an engine with no ulimits or noexec mounts of its own: neither needs
+// a privilege) and execs
 // /bin/sh with the script, which runs the tool and marks its end on both
 // streams (see Handoff); without /bin/sh it execs the tool itself. The
 // tool's environment is the container's own (with what the engine adds,
-// such as HOSTNAME) updated with the run's, as a cold container's is. It
+// such as HOSTNAME) updated with the run's, as a cold container's is, or
+// the run's alone when the header says "clean" (an engine that adds
+// variables of its own, such as Kubernetes' service addresses). It
 // exits 125 when the stream ends before a header (the pool let the
 // container go), and as a shell does when the tool cannot be run (127
 // not found, 126 else).
@@ -44,7 +49,37 @@ h = json.loads(rd(int(n)))
 os.chdir(h["dir"])
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-env = dict(os.environ)
+if h.get("rlimits"):
+    import resource
+    for k, v in h["rlimits"]:
+        resource.setrlimit(getattr(resource, k), (v, v))
+if h.get("exec_roots"):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    class Ruleset(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64)]
+    class Beneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+    rs = libc.syscall(444, ctypes.byref(Ruleset(1)), ctypes.sizeof(Ruleset), 0)
+    if rs < 0:
+        os.write(2, b"sablebox: this kernel has no Landlock, which refuses exec from the writable directories here\n")
+        os._exit(125)
+    for p in h["exec_roots"]:
+        try:
+            fd = os.open(p, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        ok = libc.syscall(445, rs, 1, ctypes.byref(Beneath(1, fd)), 0) == 0
+        os.close(fd)
+        if not ok:
+            os.write(2, b"sablebox: Landlock refused a rule\n")
+            os._exit(125)
+    if libc.syscall(446, rs, 0) != 0:
+        os.write(2, b"sablebox: Landlock refused to restrict the sandbox\n")
+        os._exit(125)
+    os.close(rs)
+env = {} if h.get("clean") else dict(os.environ)
 env.update(e.split("=", 1) for e in h["env"])
 try:
     os.execve("/bin/sh", ["sh", "-c", h["sh"], "sh"] + h["argv"], env)
@@ -84,16 +119,28 @@ type Handoff struct {
 	// write it as a tar after the end mark on stdout (see Output): for an
 	// engine that cannot read the directory itself (Docker's tmpfs).
 	TarsOutput bool
-	header     []byte
-	script     string
-	writes     bool        // the bound run writes its output directory after the end mark
-	tail       *tailReader // collects that tar once connected; nil before, or without one
-	argv       []string
-	mark       []byte
-	ends       sync.WaitGroup
-	ended      chan struct{}
-	code       int
-	ready      chan struct{}
+	// SetsLimits, set before Bind, has the bootstrap set the run's
+	// rlimits itself (nofile, nproc, fsize, stack, core), for an engine
+	// that takes no ulimits (Kubernetes).
+	SetsLimits bool
+	// CleanEnv, set before Bind, gives the tool the run's environment
+	// alone, not the container's with the run's on top.
+	CleanEnv bool
+	// ExecRoots, set before Bind, has the bootstrap refuse execve
+	// anywhere but beneath these directories (Landlock; it fails closed
+	// where the kernel has none), for an engine that cannot mount the
+	// writable directories noexec (Kubernetes).
+	ExecRoots []string
+	header    []byte
+	script    string
+	writes    bool        // the bound run writes its output directory after the end mark
+	tail      *tailReader // collects that tar once connected; nil before, or without one
+	argv      []string
+	mark      []byte
+	ends      sync.WaitGroup
+	ended     chan struct{}
+	code      int
+	ready     chan struct{}
 }
 
 // NewHandoff makes the handoff of a warm container not yet bound.
@@ -147,12 +194,21 @@ func (h *Handoff) Bind(spec *sandbox.Spec) {
 	h.script = strings.Join(append(steps, `exit "$r"`), "; ")
 	entry, args := Command(spec)
 	h.argv = append(entry, args...)
-	body, _ := json.Marshal(struct { // strings and lists of strings always marshal
-		Argv []string `json:"argv"`
-		Env  []string `json:"env"`
-		Dir  string   `json:"dir"`
-		Sh   string   `json:"sh"`
-	}{h.argv, Env(spec), sandbox.WorkspaceDir, h.script})
+	var rlimits [][]any
+	if h.SetsLimits {
+		l := spec.Limits
+		rlimits = [][]any{{"RLIMIT_NOFILE", l.NoFile}, {"RLIMIT_NPROC", l.NProc}, {"RLIMIT_CORE", 0},
+			{"RLIMIT_FSIZE", l.TmpBytes}, {"RLIMIT_STACK", sandbox.StackBytes}}
+	}
+	body, _ := json.Marshal(struct { // strings, numbers and lists of them always marshal
+		Argv    []string `json:"argv"`
+		Env     []string `json:"env"`
+		Dir     string   `json:"dir"`
+		Sh      string   `json:"sh"`
+		Rlimits [][]any  `json:"rlimits,omitempty"`
+		Clean   bool     `json:"clean,omitempty"`
+		Exec    []string `json:"exec_roots,omitempty"`
+	}{h.argv, Env(spec), sandbox.WorkspaceDir, h.script, rlimits, h.CleanEnv, h.ExecRoots})
 	h.header = append(fmt.Appendf(nil, "%d\n", len(body)), body...)
 }
 

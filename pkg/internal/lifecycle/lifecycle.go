@@ -95,6 +95,14 @@ type Verifier interface {
 	Verify(res *sandbox.Result) error
 }
 
+// Ender is a Sandbox whose engine may end the tool on its own (a
+// cluster's deadline, an eviction): asked once the tool has ended, it
+// gives the status and reason of that end, or "" when the tool ended of
+// itself.
+type Ender interface {
+	Ended(ctx context.Context) (sandbox.Status, string)
+}
+
 // CPUReporter is a Sandbox that can tell the CPU time its tool used,
 // asked once the tool has ended.
 type CPUReporter interface {
@@ -259,6 +267,11 @@ func (p *Prepared) run(ctx context.Context) (*sandbox.Result, error) {
 	}
 	drain(streams)
 	res.Stdout, res.Stderr = stdout.Output(), stderr.Output()
+	if e, ok := sb.(Ender); ok && res.Status == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), CleanupTimeout)
+		res.Status, res.Reason = e.Ended(ctx)
+		cancel()
+	}
 	if res.Status == "" {
 		oom, err := oomKilled(sb, code)
 		if err != nil {

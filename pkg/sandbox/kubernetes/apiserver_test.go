@@ -26,13 +26,14 @@ import (
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
 )
 
-// apiServerBinary is where .ci/kube-apiserver builds kube-apiserver
+// apiServerBinary is where .ci/kube-build builds kube-apiserver
 // (KUBE_APISERVER overrides it).
 const apiServerBinary = "/var/cache/sablebox-k8s/kube-apiserver"
 
 // apiServer is a real kube-apiserver on loopback over Debian's etcd,
 // with PodSecurity admission (enforcing where a namespace's labels say)
-// and RBAC; there is no controller manager and no kubelet.
+// and RBAC; there is no controller manager (the node's tests add a
+// kube-scheduler and a kubelet: node_test.go).
 type apiServer struct {
 	dir    string
 	cmds   []*exec.Cmd
@@ -88,7 +89,7 @@ func launch() (*apiServer, error) {
 		bin = apiServerBinary
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("no kube-apiserver at %s (.ci/kube-apiserver builds it): %w", bin, err)
+		return nil, fmt.Errorf("no kube-apiserver at %s (.ci/kube-build builds it): %w", bin, err)
 	}
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
@@ -139,7 +140,9 @@ func launch() (*apiServer, error) {
 		"--cert-dir", filepath.Join(dir, "certs"), "--token-auth-file", tokens, "--authorization-mode", "RBAC",
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", keyFile,
 		"--service-account-signing-key-file", keyFile, "--service-cluster-ip-range", "10.96.0.0/24",
-		"--enable-admission-plugins", "PodSecurity,ServiceAccount,NamespaceLifecycle,LimitRanger,ResourceQuota")
+		"--enable-admission-plugins", "PodSecurity,ServiceAccount,NamespaceLifecycle,LimitRanger,ResourceQuota",
+		// The test node's kubelet is "localhost", on loopback.
+		"--kubelet-preferred-address-types", "Hostname,InternalIP")
 	apiLog, _ := os.Create(filepath.Join(dir, "kube-apiserver.log"))
 	apiCmd.Stdout, apiCmd.Stderr = apiLog, apiLog
 	apiCmd.SysProcAttr = pdeath()
@@ -222,6 +225,9 @@ func pdeath() *syscall.SysProcAttr { return &syscall.SysProcAttr{Pdeathsig: sysc
 // their data.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if sharedNode != nil {
+		sharedNode.stop()
+	}
 	if sharedServer != nil {
 		sharedServer.stop()
 	}

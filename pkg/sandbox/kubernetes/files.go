@@ -5,19 +5,41 @@ import (
 	"fmt"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/sablebox/sablebox/pkg/seccomp"
+)
+
+// The images the manifests name: the sandbox image (the tool Pods' and
+// the DaemonSet's) and the service's (compose/Dockerfile).
+const (
+	SandboxImage = "sablebox/sandbox:latest"
+	ServiceImage = "sablebox/service:latest"
 )
 
 // Manifests are the files a namespace for sablebox needs, by file name, as
 // examples/k8s holds them: the namespace with its Pod Security labels, the
-// deny-all NetworkPolicy, the runner's least RBAC and the optional gVisor
-// RuntimeClass.
+// deny-all NetworkPolicy, the runner's least RBAC, the optional gVisor
+// RuntimeClass, the DaemonSet that installs sablebox's seccomp profiles
+// on the nodes, and a Deployment of `sablebox serve` using this backend.
 func Manifests(namespace string) (map[string][]byte, error) {
 	sa, role, binding := RBAC(namespace)
+	profiles := map[string][]byte{}
+	for _, name := range seccomp.Builtins {
+		doc, err := seccomp.Builtin(name).Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("seccomp profile %s: %w", name, err)
+		}
+		profiles[name] = doc
+	}
+	sysNS, profileCM, ds := SeccompProfiles(SandboxImage, profiles)
+	deployment, service := Serve(namespace, ServiceImage)
 	files := map[string][]any{
-		"namespace.yaml":     {Namespace(namespace)},
-		"networkpolicy.yaml": {DenyAll(namespace)},
-		"rbac.yaml":          {sa, role, binding},
-		"runtimeclass.yaml":  {GVisor()},
+		"seccomp-daemonset.yaml": {sysNS, profileCM, ds},
+		"serve.yaml":             {deployment, service},
+		"namespace.yaml":         {Namespace(namespace)},
+		"networkpolicy.yaml":     {DenyAll(namespace)},
+		"rbac.yaml":              {sa, role, binding},
+		"runtimeclass.yaml":      {GVisor()},
 	}
 	out := map[string][]byte{}
 	for name, objs := range files {
