@@ -398,12 +398,12 @@ func (p *pod) killInside(ctx context.Context) error {
 // killed by the OOM killer (one of its children may have been: the tool
 // then tells of it itself).
 func (p *pod) OOMKilled(ctx context.Context) (bool, error) {
-	if p.marks.Code() != sandbox.ExitKilled {
-		select {
-		case <-p.marks.Ended():
+	select {
+	case <-p.marks.Ended():
+		if p.marks.Code() != sandbox.ExitKilled {
 			return false, nil
-		default:
 		}
+	default:
 	}
 	oom := false
 	err := p.watch.until(ctx, func(pod *corev1.Pod, gone bool) (bool, error) {
