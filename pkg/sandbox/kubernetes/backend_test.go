@@ -82,6 +82,11 @@ func TestSeccompChoices(t *testing.T) {
 	if _, err := b2.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) || !strings.Contains(err.Error(), "DaemonSet") {
 		t.Errorf("a profile the nodes lack: want ErrInvalidSpec naming the DaemonSet, got %v", err)
 	}
+	spec.RunID, spec.Seccomp = sandbox.NewRunID(), seccomp.DefaultProfile()
+	spec.Files = []sandbox.File{{Path: "big.bin", Content: make([]byte, 2<<20)}}
+	if _, err := b2.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) || !strings.Contains(err.Error(), "ConfigMap") {
+		t.Errorf("2 MiB of files: want ErrInvalidSpec naming the ConfigMap's bound, got %v", err)
+	}
 	if n, err := b2.Count(context.Background(), spec.RunID); err != nil || n != 0 {
 		t.Errorf("a refused run left %d objects (%v)", n, err)
 	}

@@ -54,6 +54,10 @@ const noexecNote = "noexec: Kubernetes mounts emptyDirs without noexec: /tmp, ho
 // name on every node, relative to the kubelet's seccomp directory.
 func localhostProfile(name string) string { return "sablebox/" + name + ".json" }
 
+// maxConfigMapBytes is what one ConfigMap may hold (the API server's
+// bound, 1 MiB, less room for its metadata).
+const maxConfigMapBytes = 1<<20 - 16<<10
+
 // builtinName finds which of sablebox's built-in profiles p is, by its
 // document: the nodes hold those alone.
 func builtinName(p *sandbox.SeccompProfile) (string, bool) {
@@ -100,6 +104,10 @@ func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.T
 	objs, err := ForRun(spec, opts)
 	if err != nil {
 		return nil, err
+	}
+	if size := objs.ConfigMap.Size(); size > maxConfigMapBytes {
+		return nil, fmt.Errorf("%w: the tool and workspace files come to %d KiB; the kubernetes backend carries them in a ConfigMap, which holds at most %d KiB: "+
+			"send fewer or smaller files, or run on docker, podman or process", sandbox.ErrInvalidSpec, size>>10, maxConfigMapBytes>>10)
 	}
 	p := &pod{b: b, name: objs.Pod.Name, runID: spec.RunID, degraded: degraded, marks: marks,
 		attachDone: make(chan struct{}), watch: newPodWatch()}
