@@ -96,11 +96,11 @@ type Verifier interface {
 }
 
 // Ender is a Sandbox whose engine may end the tool on its own (a
-// cluster's deadline, an eviction): asked once the tool has ended, it
-// gives the status and reason of that end, or "" when the tool ended of
-// itself.
+// cluster's deadline, an eviction): asked once the tool has ended, from
+// what the sandbox already knows, it gives the status and reason of that
+// end, or "" when the tool ended of itself.
 type Ender interface {
-	Ended(ctx context.Context) (sandbox.Status, string)
+	Ended() (sandbox.Status, string)
 }
 
 // CPUReporter is a Sandbox that can tell the CPU time its tool used,
@@ -268,9 +268,7 @@ func (p *Prepared) run(ctx context.Context) (*sandbox.Result, error) {
 	drain(streams)
 	res.Stdout, res.Stderr = stdout.Output(), stderr.Output()
 	if e, ok := sb.(Ender); ok && res.Status == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), CleanupTimeout)
-		res.Status, res.Reason = e.Ended(ctx)
-		cancel()
+		res.Status, res.Reason = e.Ended()
 	}
 	if res.Status == "" {
 		oom, err := oomKilled(sb, code)

@@ -169,9 +169,6 @@ func (b *Backend) Check(ctx context.Context) error {
 	b.checkMu.Lock()
 	defer b.checkMu.Unlock()
 	if err := Check(ctx, b.client, b.namespace); err != nil {
-		if !errors.Is(err, sandbox.ErrPolicy) && !errors.Is(err, sandbox.ErrUnavailable) {
-			err = fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
-		}
 		return err
 	}
 	b.checked.Store(true)

@@ -50,16 +50,10 @@ func newTestBackend(t *testing.T, o Options) (*Backend, *apiServer) {
 // The conformance suite, end to end through real Pods on a kubelet.
 func TestConformance(t *testing.T) {
 	b, _ := newTestBackend(t, Options{})
-	exceptions := map[string]string{}
-	for k, v := range nodeExceptions {
-		if v != "" {
-			exceptions[k] = v
-		}
-	}
 	sandboxtest.Run(t, sandboxtest.Config{
 		Backend: b, Image: testImage, Seccomp: seccomp.DefaultProfile(),
 		Leftovers:  b.Count,
-		Exceptions: exceptions,
+		Exceptions: nodeExceptions,
 	})
 }
 

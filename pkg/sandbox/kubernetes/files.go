@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
 // The images the manifests name: the sandbox image (the tool Pods' and
@@ -23,13 +21,9 @@ const (
 // on the nodes, and a Deployment of `sablebox serve` using this backend.
 func Manifests(namespace string) (map[string][]byte, error) {
 	sa, role, binding := RBAC(namespace)
-	profiles := map[string][]byte{}
-	for _, name := range seccomp.Builtins {
-		doc, err := seccomp.Builtin(name).Marshal()
-		if err != nil {
-			return nil, fmt.Errorf("seccomp profile %s: %w", name, err)
-		}
-		profiles[name] = doc
+	profiles, err := nodeProfiles()
+	if err != nil {
+		return nil, err
 	}
 	sysNS, profileCM, ds := SeccompProfiles(SandboxImage, profiles)
 	deployment, service := Serve(namespace, ServiceImage)

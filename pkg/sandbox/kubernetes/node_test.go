@@ -22,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sablebox/sablebox/pkg/sandbox/sandboxtest"
-	"github.com/sablebox/sablebox/pkg/seccomp"
 )
 
 // The test node's binaries, where .ci/kube-build puts them.
@@ -313,12 +312,12 @@ func (n *node) startKubelet(kubeconfig string) error {
 	if err := os.MkdirAll(profiles, 0o755); err != nil {
 		return err
 	}
-	for _, name := range seccomp.Builtins {
-		data, err := seccomp.Builtin(name).Marshal()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(profiles, name+".json"), data, 0o644); err != nil {
+	docs, err := nodeProfiles()
+	if err != nil {
+		return err
+	}
+	for name, doc := range docs {
+		if err := os.WriteFile(filepath.Join(profiles, name+".json"), doc, 0o644); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +44,7 @@ const startSlack = 2 * lifecycle.SetupTimeout
 // read-only system directories. /tmp, home, /output and /workspace are
 // emptyDirs and ConfigMaps that Kubernetes cannot mount noexec, so the
 // bootstrap refuses exec there with Landlock.
-var execRoots = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/alternatives"}
+var execRoots = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64"}
 
 // noexecNote is in every run's Degraded: Landlock refuses execve from the
 // writable directories, but not an executable mapping of a file there.
@@ -58,12 +59,29 @@ func localhostProfile(name string) string { return "sablebox/" + name + ".json" 
 // bound, 1 MiB, less room for its metadata).
 const maxConfigMapBytes = 1<<20 - 16<<10
 
+// nodeProfiles are the documents of sablebox's built-in seccomp
+// profiles, by name: what the DaemonSet installs on the nodes, made once.
+var nodeProfiles = sync.OnceValues(func() (map[string][]byte, error) {
+	docs := map[string][]byte{}
+	for _, name := range seccomp.Builtins {
+		doc, err := seccomp.Builtin(name).Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("seccomp profile %s: %w", name, err)
+		}
+		docs[name] = doc
+	}
+	return docs, nil
+})
+
 // builtinName finds which of sablebox's built-in profiles p is, by its
 // document: the nodes hold those alone.
 func builtinName(p *sandbox.SeccompProfile) (string, bool) {
-	for _, name := range seccomp.Builtins {
-		data, err := seccomp.Builtin(name).Marshal()
-		if err == nil && bytes.Equal(bytes.TrimSpace(data), bytes.TrimSpace(p.JSON)) {
+	docs, err := nodeProfiles()
+	if err != nil {
+		return "", false
+	}
+	for name, doc := range docs {
+		if bytes.Equal(bytes.TrimSpace(doc), bytes.TrimSpace(p.JSON)) {
 			return name, true
 		}
 	}
@@ -146,11 +164,15 @@ func (d driver) adjustPids(spec *sandbox.Spec) string {
 
 // createError classifies a refused create: a Pod the namespace's Pod
 // Security refuses is a policy refusal, an object the API server finds
-// invalid a bad spec, anything else an unavailable cluster.
+// invalid a bad spec, anything else (the runner's RBAC too) a cluster
+// sablebox cannot use.
 func (d driver) createError(what string, err error) error {
 	switch {
-	case apierrors.IsForbidden(err):
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "violates PodSecurity"):
 		return fmt.Errorf("%w: create the run's %s: %v", sandbox.ErrPolicy, what, err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("%w: create the run's %s: %v (the runner's RBAC: sablebox k8s setup, or examples/k8s/rbac.yaml)",
+			sandbox.ErrUnavailable, what, err)
 	case apierrors.IsInvalid(err):
 		return fmt.Errorf("%w: create the run's %s: %v", sandbox.ErrInvalidSpec, what, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -311,8 +333,10 @@ func (p *pod) Start(context.Context) error {
 	return nil
 }
 
-// Wait waits for the tool's end mark; a stream that ends without one
-// (the Pod was killed or deleted) leaves the answer to the Pod's status.
+// Wait waits for the tool's end mark. A stream that ends without one
+// fails the run at once when the attach itself failed (the bootstrap
+// never got its run), and otherwise (the Pod was killed or deleted)
+// leaves the answer to the Pod's status.
 func (p *pod) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-p.marks.Ended():
@@ -326,11 +350,10 @@ func (p *pod) Wait(ctx context.Context) (int, error) {
 		return p.marks.Code(), nil
 	default:
 	}
-	code, err := p.terminated(ctx)
-	if err != nil && p.attachErr != nil {
+	if p.attachErr != nil {
 		return 0, fmt.Errorf("attach to the run's Pod: %w", p.attachErr)
 	}
-	return code, err
+	return p.terminated(ctx)
 }
 
 // terminated waits for the container's end as the Pod's status tells it:
@@ -430,7 +453,7 @@ func (p *pod) OOMKilled(ctx context.Context) (bool, error) {
 
 // Ended tells the ends the cluster gives a Pod: its deadline passed
 // (timeout), or the node evicted it (killed).
-func (p *pod) Ended(context.Context) (sandbox.Status, string) {
+func (p *pod) Ended() (sandbox.Status, string) {
 	pod, _ := p.watch.current()
 	if pod == nil || pod.Status.Phase != corev1.PodFailed {
 		return "", ""
