@@ -151,10 +151,22 @@ func (n *node) start(cmd *exec.Cmd, logName string) error {
 	if err != nil {
 		return err
 	}
+	// With every signal at its default, as a node's init would start it:
+	// a signal this test inherited ignored (a race-enabled test binary
+	// ignores SIGCANCEL) would reach every container through containerd.
+	clean, err := filepath.Abs("../../../.ci/clean-signals")
+	if err != nil {
+		return err
+	}
+	if cmd.Err != nil {
+		return cmd.Err
+	}
+	name := filepath.Base(cmd.Path)
+	cmd.Path, cmd.Args = clean, append([]string{clean, cmd.Path}, cmd.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", filepath.Base(cmd.Path), err)
+		return fmt.Errorf("start %s: %w", name, err)
 	}
 	n.cmds = append(n.cmds, cmd)
 	return nil
