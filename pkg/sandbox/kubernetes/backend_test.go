@@ -57,8 +57,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// Under the runtime's default profile the run says so, and a profile the
-// nodes do not hold is refused before any object is made.
+// Under the runtime's default profile the run says so; a profile the
+// nodes do not hold, files beyond a ConfigMap and a host workspace
+// directory are refused before any object is made.
 func TestSeccompChoices(t *testing.T) {
 	b, _ := newTestBackend(t, Options{RuntimeDefault: true})
 	spec := &sandbox.Spec{RunID: sandbox.NewRunID(), Image: testImage, Limits: sandbox.DefaultLimits(),
@@ -80,6 +81,10 @@ func TestSeccompChoices(t *testing.T) {
 	spec.Files = []sandbox.File{{Path: "big.bin", Content: make([]byte, 2<<20)}}
 	if _, err := b2.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) || !strings.Contains(err.Error(), "ConfigMap") {
 		t.Errorf("2 MiB of files: want ErrInvalidSpec naming the ConfigMap's bound, got %v", err)
+	}
+	spec.Files, spec.Workspace = nil, t.TempDir()
+	if _, err := b2.Run(context.Background(), spec); !errors.Is(err, sandbox.ErrInvalidSpec) || !strings.Contains(err.Error(), "not on the cluster's nodes") {
+		t.Errorf("a host workspace directory: want ErrInvalidSpec, got %v", err)
 	}
 	if n, err := b2.Count(context.Background(), spec.RunID); err != nil || n != 0 {
 		t.Errorf("a refused run left %d objects (%v)", n, err)

@@ -110,7 +110,8 @@ type Objects struct {
 // the tool prints comes before sablebox is attached.
 func ForRun(spec *sandbox.Spec, o PodOptions) (*Objects, error) {
 	if spec.Workspace != "" {
-		return nil, fmt.Errorf("%w: the kubernetes backend takes workspace files by content (Files), not a host directory", sandbox.ErrInvalidSpec)
+		return nil, fmt.Errorf("%w: the kubernetes backend takes workspace files by content, not a host directory (%s is not on the cluster's nodes)",
+			sandbox.ErrInvalidSpec, spec.Workspace)
 	}
 	l := spec.Limits.WithDefaults()
 	name := ObjectName(spec.RunID)

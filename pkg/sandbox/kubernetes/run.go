@@ -92,10 +92,6 @@ func builtinName(p *sandbox.SeccompProfile) (string, bool) {
 // Pod, and waits until the Pod's bootstrap runs, waiting for the run.
 func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.Time) (lifecycle.Sandbox, error) {
 	b := d.b
-	if spec.Workspace != "" {
-		return nil, fmt.Errorf("%w: the kubernetes backend takes workspace files by content, not a host directory (%s is not on the cluster's nodes)",
-			sandbox.ErrInvalidSpec, spec.Workspace)
-	}
 	opts := PodOptions{Namespace: b.namespace, Image: spec.Image, RuntimeClass: b.opts.RuntimeClass,
 		Slack: time.Until(deadline) - spec.Limits.Timeout + startSlack, Annotations: b.ownerAnnotations(spec.RunID, deadline)}
 	degraded := []string{noexecNote}
@@ -114,11 +110,6 @@ func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.T
 	marks := engine.NewHandoff()
 	marks.TarsOutput, marks.SetsLimits, marks.CleanEnv, marks.ExecRoots = true, true, true, execRoots
 	marks.Bind(spec)
-	if !b.checked.Load() {
-		if err := b.Check(ctx); err != nil {
-			return nil, err
-		}
-	}
 	objs, err := ForRun(spec, opts)
 	if err != nil {
 		return nil, err
@@ -127,9 +118,17 @@ func (d driver) Prepare(ctx context.Context, spec *sandbox.Spec, deadline time.T
 		return nil, fmt.Errorf("%w: the tool and workspace files come to %d KiB; the kubernetes backend carries them in a ConfigMap, which holds at most %d KiB: "+
 			"send fewer or smaller files, or run on docker, podman or process", sandbox.ErrInvalidSpec, size>>10, maxConfigMapBytes>>10)
 	}
+	if !b.checked.Load() {
+		if err := b.Check(ctx); err != nil {
+			return nil, err
+		}
+	}
 	p := &pod{b: b, name: objs.Pod.Name, runID: spec.RunID, degraded: degraded, marks: marks,
 		attachDone: make(chan struct{}), watch: newPodWatch()}
 	if len(objs.ConfigMap.BinaryData) > 0 {
+		// Before the create: a create cut by a cancel or a timeout may
+		// have made the ConfigMap all the same, and Remove deletes it.
+		p.configMap = true
 		if _, err := b.client.CoreV1().ConfigMaps(b.namespace).Create(ctx, objs.ConfigMap, metav1.CreateOptions{}); err != nil {
 			_ = p.Remove()
 			return nil, d.createError("ConfigMap", err)
